@@ -1,0 +1,167 @@
+"""``SODDataModule``: DUTS, the benchmark sets and the demo data through one code path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ras_lightning.data.checks import check_signatures
+from ras_lightning.data.dataset import SODDataset, eval_collate
+from ras_lightning.data.demo import make_demo_data
+from ras_lightning.data.discovery import (
+    IMAGE_EXTS,
+    MASK_EXTS,
+    DataError,
+    Sample,
+    find_set_dirs,
+    list_files,
+    pair_by_stem,
+)
+from ras_lightning.data.transforms import eval_transform, train_transform
+
+log = logging.getLogger(__name__)
+
+
+def discover_set(root: str | Path, name: str, on_unpaired: str = "error",
+                 layout: dict[str, str] | None = None) -> list[Sample]:
+    """List and pair set ``name`` under ``root`` (no image is decoded)."""
+    layout = layout or {}
+    img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
+    images, masks = list_files(img_dir, IMAGE_EXTS), list_files(mask_dir, MASK_EXTS)
+    if not images:
+        raise DataError(f"dataset '{name}': no jpg/jpeg/png/bmp images in {img_dir}")
+    pairs, lonely_i, lonely_m = pair_by_stem(images, masks, f"dataset '{name}'", on_unpaired)
+    if lonely_i or lonely_m:
+        log.warning("dataset '%s': skipped %d images without masks and %d masks without images",
+                    name, len(lonely_i), len(lonely_m))
+    if not pairs:
+        raise DataError(f"dataset '{name}': no image has a mask (images in {img_dir}, masks in "
+                        f"{mask_dir})")
+    check_signatures(pairs, f"dataset '{name}'")
+    return pairs
+
+
+class SODDataModule(L.LightningDataModule):
+    """Training, validation and test sets of salient-object data.
+
+    Every set is ``<root>/<name>/`` with an image and a mask folder in one of the known layouts
+    (see :mod:`ras_lightning.data.discovery`). With ``val_sets`` empty, a seeded
+    ``val_fraction`` of the training set is held out for validation (DUTS has no validation
+    split). With ``demo=True`` the synthetic demo sets are generated into ``root`` first.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        train_set: str = "DUTS-TR",
+        val_sets: Sequence[str] | None = None,
+        test_sets: Sequence[str] = ("DUTS-TE", "ECSSD", "HKU-IS", "DUT-OMRON", "PASCAL-S"),
+        batch_size: int = 10,
+        num_workers: int = 0,
+        recipe: str = "v1",
+        image_size: int = 352,
+        eval_size: int | None = None,
+        multiscale: Sequence[int] | None = None,
+        val_fraction: float = 0.05,
+        split_seed: int = 0,
+        on_unpaired: str = "error",
+        layouts: dict[str, dict[str, str]] | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        demo: bool = False,
+        eval_batch_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if on_unpaired not in ("error", "skip"):
+            raise ValueError(f"data.on_unpaired must be 'error' or 'skip', got {on_unpaired!r}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+        self.root = str(root)
+        self.train_set = train_set
+        self.val_sets = list(val_sets or [])
+        self.test_sets = list(test_sets or [])
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.recipe = recipe
+        self.image_size = image_size
+        self.eval_size = eval_size or image_size
+        self.multiscale = list(multiscale) if multiscale else None
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.on_unpaired = on_unpaired
+        self.layouts = dict(layouts or {})
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self.demo = demo
+        self.train_data: SODDataset | None = None
+        self.val_data: list[SODDataset] = []
+        self.test_data: list[SODDataset] = []
+
+    # -- names used in logged keys --------------------------------------------------------
+    @property
+    def val_names(self) -> list[str]:
+        return self.val_sets or [f"{self.train_set}-holdout"]
+
+    @property
+    def test_names(self) -> list[str]:
+        return list(self.test_sets)
+
+    def prepare_data(self) -> None:
+        if self.demo:
+            make_demo_data(self.root)
+
+    def _discover(self, name: str) -> list[Sample]:
+        return discover_set(self.root, name, self.on_unpaired, self.layouts.get(name))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.demo:  # also when prepare_data was not called (e.g. used outside a Trainer)
+            make_demo_data(self.root)
+        ev = eval_transform(self.recipe, self.eval_size)
+        if stage in ("fit", "validate", None) and self.train_data is None:
+            train = self._discover(self.train_set)
+            if self.val_sets:
+                self.val_data = [SODDataset(self._discover(n), ev, False, n) for n in self.val_sets]
+            else:
+                rng = np.random.default_rng(self.split_seed)
+                order = rng.permutation(len(train))
+                n_val = max(1, round(len(train) * self.val_fraction))
+                held = sorted(order[:n_val].tolist())
+                keep = sorted(order[n_val:].tolist())
+                self.val_data = [SODDataset([train[i] for i in held], ev, False, self.val_names[0])]
+                train = [train[i] for i in keep]
+            tr = train_transform(self.recipe, self.image_size)
+            self.train_data = SODDataset(train, tr, True, self.train_set)
+        if stage in ("test", None) and not self.test_data:
+            self.test_data = [SODDataset(self._discover(n), ev, False, n) for n in self.test_sets]
+
+    # -- loaders --------------------------------------------------------------------------
+    def _loader_kwargs(self) -> dict[str, Any]:
+        pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        kw: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": pin}
+        if self.num_workers > 0:
+            kw["persistent_workers"] = self.persistent_workers
+        return kw
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_data is not None, "call setup('fit') first"
+        return DataLoader(self.train_data, batch_size=self.batch_size, shuffle=True,
+                          drop_last=len(self.train_data) > self.batch_size,
+                          **self._loader_kwargs())
+
+    def _eval_loaders(self, sets: list[SODDataset]) -> list[DataLoader]:
+        return [DataLoader(d, batch_size=self.eval_batch_size, shuffle=False,
+                           collate_fn=eval_collate, **self._loader_kwargs()) for d in sets]
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.val_data)
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.test_data)

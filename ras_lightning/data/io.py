@@ -1,0 +1,44 @@
+"""Reading photos and masks: every format mapped the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ras_lightning.data.discovery import DataError
+
+
+def read_image(path: str) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) array; grayscale, palette and RGBA photos become RGB."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def read_mask(path: str) -> np.ndarray:
+    """A float32 (H, W) mask in [0, 1].
+
+    1-bit -> {0, 1}; 8-bit gray / palette / RGB(A) -> luminance / 255 (alpha ignored);
+    16-bit -> value / 65535.
+    """
+    try:
+        with Image.open(path) as im:
+            if im.mode == "1":
+                return np.asarray(im, dtype=np.float32)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im).astype(np.float32)
+                return arr / (65535.0 if arr.max() > 255 or im.mode.startswith("I;16") else 255.0)
+            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"cannot read mask {path}: {err}") from None
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) from the header only; raises DataError if unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"cannot read {path}: {err}") from None

@@ -1,0 +1,40 @@
+"""BCE + IoU loss with deep supervision on every RAS side output."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def bce_iou_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE + IoU of one side output, averaged over the batch.
+
+    bce = BCE-with-logits averaged over the pixels; iou = 1 - (sum(p g) + 1) /
+    (sum(p + g) - sum(p g) + 1) per image with p = sigmoid(logit); returns mean(bce + iou).
+    ``logits`` and ``target`` are (B, 1, H, W); the target is in [0, 1].
+    """
+    logits = logits.float()  # keep the loss in fp32 under mixed precision
+    target = target.float()
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="mean")
+    prob = torch.sigmoid(logits)
+    inter = (prob * target).sum(dim=(2, 3))
+    union = (prob + target).sum(dim=(2, 3)) - inter
+    iou = 1.0 - (inter + 1.0) / (union + 1.0)
+    return bce + iou.mean()
+
+
+def deep_supervision_loss(
+    side_logits: Sequence[torch.Tensor], target: torch.Tensor, divide_by_batch: bool = False
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Sum of :func:`bce_iou_loss` over the side outputs; returns (total, per-side losses).
+
+    ``divide_by_batch`` divides the total by the batch size, as the v1 authors' training script
+    does (their CPD-derived loop); it only rescales the gradient, i.e. the effective lr.
+    """
+    sides = [bce_iou_loss(y, target) for y in side_logits]
+    total = torch.stack(sides).sum()
+    if divide_by_batch:
+        total = total / target.shape[0]
+    return total, sides

@@ -1,0 +1,72 @@
+"""Key mapping between our state dict and the authors' released checkpoints.
+
+The authors name the backbone ``resnet`` (v1) and ``bkbone`` (v2); everything else (``mscm``,
+``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_BACKBONE_PREFIX = {"v1": "resnet.", "v2": "bkbone."}
+_OURS = "backbone."
+
+
+def detect_version(keys: list[str]) -> str | None:
+    """``"v1"`` or ``"v2"`` from the official key names, ``None`` if neither layout."""
+    if any(k.startswith("resnet.") for k in keys) and any(k.startswith("ra1.") for k in keys):
+        return "v1"
+    if any(k.startswith("bkbone.") for k in keys):
+        return "v2"
+    return None
+
+
+def from_official_state_dict(
+    state: dict[str, torch.Tensor], version: str | None = None, source: str = ""
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Map an official state dict to our keys; raise a clear error on a wrong or partial file."""
+    from ras_lightning.models.ras import RAS  # local import: ras imports this module
+
+    where = f" in {source}" if source else ""
+    if not isinstance(state, dict):
+        raise ValueError(f"expected a state dict{where}, got {type(state).__name__}")
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    detected = detect_version(list(state))
+    if version is None:
+        if detected is None:
+            raise ValueError(
+                f"not an official RAS checkpoint{where}: expected 'resnet.*' + 'ra1.*' keys (v1) "
+                f"or 'bkbone.*' keys (v2), found e.g. {list(state)[:3]}"
+            )
+        version = detected
+    prefix = _BACKBONE_PREFIX[version]
+    ours = {(_OURS + k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+    expected = RAS(version=version).state_dict()  # type: ignore[arg-type]
+    missing = [k for k in expected if k not in ours]
+    unexpected = [k for k in ours if k not in expected]
+    if missing or unexpected:
+        def show(keys: list[str]) -> str:
+            names = [prefix + k[len(_OURS):] if k.startswith(_OURS) else k for k in keys]
+            return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+
+        raise ValueError(
+            f"not a complete RAS {version} checkpoint{where}: "
+            f"{len(missing)} missing keys [{show(missing)}], "
+            f"{len(unexpected)} unexpected keys [{show(unexpected)}]"
+        )
+    bad = [k for k, v in expected.items() if tuple(ours[k].shape) != tuple(v.shape)]
+    if bad:
+        k = bad[0]
+        raise ValueError(
+            f"shape mismatch in RAS {version} checkpoint{where}: {len(bad)} tensors, e.g. {k} "
+            f"is {tuple(ours[k].shape)}, expected {tuple(expected[k].shape)}"
+        )
+    return ours, version
+
+
+def to_official_state_dict(state: dict[str, torch.Tensor], version: str) -> dict[str, torch.Tensor]:
+    """Map our state dict to the authors' key names (same order)."""
+    prefix = _BACKBONE_PREFIX[version]
+    return {(prefix + k[len(_OURS):] if k.startswith(_OURS) else k): v for k, v in state.items()}

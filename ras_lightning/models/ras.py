@@ -1,0 +1,104 @@
+"""The RAS network, v1 (ECCV 2018) and v2 (TIP 2020), exactly as the authors' PyTorch code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ras_lightning.models.backbone import ResNet50Features, load_imagenet_weights
+from ras_lightning.models.heads import MSCM, ReverseAttention
+from ras_lightning.models.init import init_head
+from ras_lightning.models.official import from_official_state_dict, to_official_state_dict
+
+Version = Literal["v1", "v2"]
+# Input channels of the side features at strides 2, 4, 8, 16 (RA1..RA4) and 32 (MSCM).
+_SIDE_CHANNELS = {1: 64, 2: 256, 3: 512, 4: 1024}
+
+
+def _resize(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    # Every resize in the authors' code is bilinear with align_corners=True.
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
+class RAS(nn.Module):
+    """Reverse Attention based residual network for salient object detection.
+
+    ``forward(x)`` returns the side-output logits at the input size, finest first, in train
+    and eval mode alike: v1 ``(y1, y2, y3, y4, y5)``, v2 ``(y2, y3, y4, y5)``. The saliency map
+    is ``sigmoid`` of the first. Any input size works.
+
+    Args:
+        version: ``"v1"`` (plain convs, five side outputs incl. the stride-2 one) or ``"v2"``
+            (BatchNorm in the head, four side outputs).
+        channels: width of the head (64 in both papers).
+        pretrained_backbone: ``True`` for torchvision's ImageNet ResNet-50 (``IMAGENET1K_V1``),
+            a path to a local copy of it, or ``False``.
+    """
+
+    def __init__(
+        self,
+        version: Version = "v2",
+        channels: int = 64,
+        pretrained_backbone: bool | str | Path = False,
+    ) -> None:
+        super().__init__()
+        if version not in ("v1", "v2"):
+            raise ValueError(f"model.version must be 'v1' or 'v2', got {version!r}")
+        self.version: Version = version
+        batchnorm = version == "v2"
+        self.backbone = ResNet50Features()
+        self.mscm = MSCM(2048, channels, batchnorm)
+        self.stages = (1, 2, 3, 4) if version == "v1" else (2, 3, 4)
+        for i in self.stages:
+            setattr(self, f"ra{i}", ReverseAttention(_SIDE_CHANNELS[i], channels, batchnorm))
+        init_head(self, version)
+        load_imagenet_weights(self.backbone, pretrained_backbone)
+
+    @property
+    def num_side_outputs(self) -> int:
+        return len(self.stages) + 1
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        size = x.shape[-2:]
+        feats = self.backbone(x)  # strides 2, 4, 8, 16, 32
+        y = self.mscm(feats[4])
+        outs = [_resize(y, size)]
+        for i in reversed(self.stages):  # 4, 3, 2 (, 1): coarse to fine
+            side = feats[i - 1]
+            y = getattr(self, f"ra{i}")(side, _resize(y, side.shape[-2:]))
+            outs.append(_resize(y, size))
+        return tuple(reversed(outs))
+
+    @classmethod
+    def from_official(cls, path: str | Path, version: Version | None = None) -> RAS:
+        """Build the network from the authors' released ``RAS.v1.pth`` / ``RAS.v2.pth``.
+
+        The file is loaded strictly; DataParallel's ``module.`` prefix is accepted. With
+        ``version=None`` it is told from the keys (``resnet.*`` is v1, ``bkbone.*`` is v2).
+        """
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no such weights file: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise RuntimeError(f"cannot read {path} as a PyTorch state dict: {err}") from None
+        return cls.from_official_state_dict(state, version, source=str(path))
+
+    @classmethod
+    def from_official_state_dict(
+        cls, state: dict[str, torch.Tensor], version: Version | None = None, source: str = ""
+    ) -> RAS:
+        """Like :meth:`from_official` for a state dict already in memory."""
+        ours, version = from_official_state_dict(state, version, source)
+        model = cls(version=version)
+        model.load_state_dict(ours, strict=True)
+        return model
+
+    def official_state_dict(self) -> dict[str, torch.Tensor]:
+        """This network's weights in the authors' key layout (loadable by their code)."""
+        return to_official_state_dict(self.state_dict(), self.version)

@@ -1,0 +1,199 @@
+"""``RASModule``: the RAS network, BCE+IoU deep supervision and per-set SOD metrics."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ras_lightning.losses import deep_supervision_loss
+from ras_lightning.metrics import MAE, FMeasure
+from ras_lightning.models import RAS
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+
+
+class SetMetrics(nn.Module):
+    """The metrics of one dataset; ``compute()`` gives flat ``{name: value}``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mae = MAE()
+        self.fmeasure = FMeasure()
+
+    def update(self, prob: torch.Tensor, mask: torch.Tensor) -> None:
+        self.mae.update(prob, mask)
+        self.fmeasure.update(prob, mask)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        f = self.fmeasure.compute()
+        out = {"mae": self.mae.compute()}
+        out.update({k: f[k] for k in ("max_f", "mean_f", "adaptive_f", "max_f_dataset_pr")})
+        return out
+
+    def reset(self) -> None:
+        self.mae.reset()
+        self.fmeasure.reset()
+
+
+class RASModule(L.LightningModule):
+    """Trains and evaluates :class:`~ras_lightning.models.RAS`.
+
+    Args:
+        version, channels, pretrained_backbone: the network (see :class:`RAS`).
+        optimizer: a factory ``f(params) -> Optimizer`` (Hydra ``_partial_``).
+        scheduler: optional factory ``f(optimizer) -> LR scheduler``, stepped per epoch.
+        backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
+        freeze_stem: leave the backbone's conv1/bn1 out of the optimizer (v2 recipe).
+        divide_loss_by_batch: divide the summed loss by the batch size (v1 recipe).
+        multiscale: sizes to pick one from per training batch, resized on the device (v2).
+        channels_last: run the network in channels-last memory format.
+    """
+
+    def __init__(
+        self,
+        version: str = "v2",
+        channels: int = 64,
+        pretrained_backbone: bool | str = False,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        backbone_lr_mult: float = 1.0,
+        freeze_stem: bool = False,
+        divide_loss_by_batch: bool = False,
+        multiscale: Sequence[int] | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.net = RAS(version=version, channels=channels,  # type: ignore[arg-type]
+                       pretrained_backbone=pretrained_backbone)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.multiscale = list(multiscale) if multiscale else None
+        self.channels_last = channels_last
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        self.val_metrics = nn.ModuleDict()
+        self.test_metrics = nn.ModuleDict()
+        self.val_names: list[str] = []
+        self.test_names: list[str] = []
+
+    # -- set-up ----------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        self.val_names = list(getattr(dm, "val_names", None) or ["val"])
+        self.test_names = list(getattr(dm, "test_names", None) or ["test"])
+        for names, store in ((self.val_names, self.val_metrics),
+                             (self.test_names, self.test_metrics)):
+            for n in names:
+                if n not in store:
+                    store[n] = SetMetrics()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
+        # The v2 recipe draws one size per batch (F3Net's collate); done here, after the
+        # transfer, so the resize runs on the device instead of in the workers.
+        if self.trainer.training and self.multiscale:
+            size = random.choice(self.multiscale)
+            if batch["image"].shape[-1] != size or batch["image"].shape[-2] != size:
+                batch["image"] = F.interpolate(batch["image"], size=(size, size),
+                                               mode="bilinear", align_corners=False)
+                batch["mask"] = F.interpolate(batch["mask"], size=(size, size),
+                                              mode="bilinear", align_corners=False)
+        return batch
+
+    # -- training --------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        sides = self(batch["image"])
+        loss, per_side = deep_supervision_loss(sides, batch["mask"],
+                                               self.hparams.divide_loss_by_batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
+                f"{self.global_step}, batch {batch_idx}; lower optimizer.lr or check the data"
+            )
+        bs = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        # side index as in the paper: v1 sides 1..5, v2 sides 2..5
+        first = 1 if self.net.version == "v1" else 2
+        for i, side in enumerate(per_side, start=first):
+            self.log(f"train/loss_side{i}", side, batch_size=bs)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        opt = self.optimizers()
+        if isinstance(opt, list):
+            opt = opt[0]
+        self.log("train/lr", opt.param_groups[0]["lr"], on_step=False, on_epoch=True)
+
+    # -- evaluation ------------------------------------------------------------------------
+    def predict_maps(self, image: torch.Tensor) -> torch.Tensor:
+        """Saliency probabilities (B, 1, H, W) of the finest side output."""
+        return torch.sigmoid(self(image)[0].float())
+
+    def _eval_step(self, batch: dict[str, Any], metrics: SetMetrics) -> None:
+        prob = self.predict_maps(batch["image"])
+        for i, mask in enumerate(batch["mask"]):
+            # back to the photo's original size, as the authors' test scripts do
+            p = F.interpolate(prob[i:i + 1], size=mask.shape[-2:], mode="bilinear",
+                              align_corners=False)
+            metrics.update(p[0], mask)
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, self.val_metrics[self.val_names[dataloader_idx]])
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, self.test_metrics[self.test_names[dataloader_idx]])
+
+    def _log_sets(self, stage: str, names: list[str], store: nn.ModuleDict) -> None:
+        for name in names:
+            m = store[name]
+            if m.mae.count.item() == 0 and not self.trainer.world_size > 1:
+                continue
+            for key, value in m.compute().items():
+                self.log(f"{stage}/{name}/{key}", value, add_dataloader_idx=False, sync_dist=False)
+            m.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_sets("val", self.val_names, self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_sets("test", self.test_names, self.test_metrics)
+
+    # -- optimisation ----------------------------------------------------------------------
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Head and backbone parameter groups (backbone lr x ``backbone_lr_mult``)."""
+        stem = ("backbone.conv1.", "backbone.bn1.")
+        backbone, head = [], []
+        for name, p in self.net.named_parameters():
+            if name.startswith(stem) and self.hparams.freeze_stem:
+                p.requires_grad_(False)  # the v2 authors leave conv1/bn1 out of the optimizer
+                continue
+            (backbone if name.startswith("backbone.") else head).append(p)
+        mult = self.hparams.backbone_lr_mult
+        return [{"params": backbone, "lr_mult": mult, "name": "backbone"},
+                {"params": head, "lr_mult": 1.0, "name": "head"}]
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise ValueError("no optimizer configured (set the optimizer group)")
+        groups = self.parameter_groups()
+        optimizer = self.optimizer_factory(params=groups)
+        for g in optimizer.param_groups:  # per-group lr = base lr x multiplier
+            g["lr"] = g["lr"] * g["lr_mult"]
+            g["initial_lr"] = g["lr"]
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

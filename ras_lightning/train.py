@@ -1,0 +1,112 @@
+"""``python -m ras_lightning.train``: train RAS (Hydra app, ``conf/train.yaml``).
+
+With no arguments it trains on the built-in demo data on the CPU; ``strategy=v1|v2
+data.root=DIR`` runs the authors' recipes on DUTS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ras_lightning.errors import UserError, user_errors
+
+log = logging.getLogger("ras_lightning.train")
+
+
+def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            out[k] = float(v)
+        elif isinstance(v, (int, float)):
+            out[k] = float(v)
+    return out
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The RASModule from the model, optimizer and scheduler nodes."""
+    from ras_lightning.module import RASModule
+
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    model_kw = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(model_kw, dict)
+    try:
+        return RASModule(**model_kw, optimizer=instantiate(cfg.optimizer), scheduler=scheduler)
+    except (RuntimeError, FileNotFoundError, ValueError) as err:
+        if "pretrained_backbone" in str(err) or "model." in str(err):
+            raise UserError(str(err)) from None
+        raise
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Fit and test as configured; write ``metrics.json``; return ``cfg.optimized_metric``."""
+    out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    # Fail on bad data now, before the network is built or anything is trained.
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    if cfg.get("test"):
+        datamodule.setup("test")
+    model = build_module(cfg)
+
+    callbacks = []
+    for name, cb_cfg in (cfg.get("callbacks") or {}).items():
+        if cb_cfg is None or "_target_" not in cb_cfg:
+            continue
+        if name == "model_checkpoint" and cb_cfg.get("monitor") == "auto":
+            cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{datamodule.val_names[0]}/max_f"})
+        callbacks.append(instantiate(cb_cfg))
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values()
+               if lg is not None and "_target_" in lg]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(_flat_metrics(trainer.callback_metrics))
+    if cfg.get("test"):
+        ckpt = None
+        if cfg.get("train", True) and not trainer.fast_dev_run:
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            ckpt = best or None
+            log.info("testing %s", ckpt or "the final weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
+        metrics.update(_flat_metrics(trainer.callback_metrics))
+
+    if trainer.is_global_zero:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        log.info("metrics written to %s", out_dir / "metrics.json")
+    key = cfg.get("optimized_metric")
+    if key:
+        value = metrics.get(key)
+        if value is None or not math.isfinite(value):
+            log.warning("optimized_metric %s not found in the run's metrics", key)
+            return None
+        return value
+    return None
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    with user_errors():
+        log.info("run dir: %s", HydraConfig.get().runtime.output_dir)
+        return run(cfg)
+
+
+if __name__ == "__main__":
+    main()
