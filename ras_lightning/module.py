@@ -71,8 +71,11 @@ class RASModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
-        self.net = RAS(version=version, channels=channels,  # type: ignore[arg-type]
-                       pretrained_backbone=pretrained_backbone)
+        self.net = RAS(
+            version=version,
+            channels=channels,  # type: ignore[arg-type]
+            pretrained_backbone=pretrained_backbone,
+        )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.multiscale = list(multiscale) if multiscale else None
@@ -89,8 +92,10 @@ class RASModule(L.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
         self.val_names = list(getattr(dm, "val_names", None) or ["val"])
         self.test_names = list(getattr(dm, "test_names", None) or ["test"])
-        for names, store in ((self.val_names, self.val_metrics),
-                             (self.test_names, self.test_metrics)):
+        for names, store in (
+            (self.val_names, self.val_metrics),
+            (self.test_names, self.test_metrics),
+        ):
             for n in names:
                 if n not in store:
                     store[n] = SetMetrics()
@@ -106,17 +111,20 @@ class RASModule(L.LightningModule):
         if self.trainer.training and self.multiscale:
             size = random.choice(self.multiscale)
             if batch["image"].shape[-1] != size or batch["image"].shape[-2] != size:
-                batch["image"] = F.interpolate(batch["image"], size=(size, size),
-                                               mode="bilinear", align_corners=False)
-                batch["mask"] = F.interpolate(batch["mask"], size=(size, size),
-                                              mode="bilinear", align_corners=False)
+                batch["image"] = F.interpolate(
+                    batch["image"], size=(size, size), mode="bilinear", align_corners=False
+                )
+                batch["mask"] = F.interpolate(
+                    batch["mask"], size=(size, size), mode="bilinear", align_corners=False
+                )
         return batch
 
     # -- training --------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         sides = self(batch["image"])
-        loss, per_side = deep_supervision_loss(sides, batch["mask"],
-                                               self.hparams.divide_loss_by_batch)
+        loss, per_side = deep_supervision_loss(
+            sides, batch["mask"], self.hparams.divide_loss_by_batch
+        )
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
@@ -145,8 +153,9 @@ class RASModule(L.LightningModule):
         prob = self.predict_maps(batch["image"])
         for i, mask in enumerate(batch["mask"]):
             # back to the photo's original size, as the authors' test scripts do
-            p = F.interpolate(prob[i:i + 1], size=mask.shape[-2:], mode="bilinear",
-                              align_corners=False)
+            p = F.interpolate(
+                prob[i : i + 1], size=mask.shape[-2:], mode="bilinear", align_corners=False
+            )
             metrics.update(p[0], mask)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -181,8 +190,10 @@ class RASModule(L.LightningModule):
                 continue
             (backbone if name.startswith("backbone.") else head).append(p)
         mult = self.hparams.backbone_lr_mult
-        return [{"params": backbone, "lr_mult": mult, "name": "backbone"},
-                {"params": head, "lr_mult": 1.0, "name": "head"}]
+        return [
+            {"params": backbone, "lr_mult": mult, "name": "backbone"},
+            {"params": head, "lr_mult": 1.0, "name": "head"},
+        ]
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
@@ -195,5 +206,7 @@ class RASModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

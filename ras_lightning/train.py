@@ -70,8 +70,11 @@ def run(cfg: DictConfig) -> float | None:
         if name == "model_checkpoint" and cb_cfg.get("monitor") == "auto":
             cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{datamodule.val_names[0]}/max_f"})
         callbacks.append(instantiate(cb_cfg))
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values()
-               if lg is not None and "_target_" in lg]
+    loggers = [
+        instantiate(lg)
+        for lg in (cfg.get("logger") or {}).values()
+        if lg is not None and "_target_" in lg
+    ]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     metrics: dict[str, float] = {}
@@ -81,7 +84,9 @@ def run(cfg: DictConfig) -> float | None:
     if cfg.get("test"):
         ckpt = None
         if cfg.get("train", True) and not trainer.fast_dev_run:
-            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            best = (
+                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            )
             ckpt = best or None
             log.info("testing %s", ckpt or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)

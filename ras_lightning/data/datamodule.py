@@ -29,8 +29,9 @@ from ras_lightning.data.transforms import eval_transform, train_transform
 log = logging.getLogger(__name__)
 
 
-def discover_set(root: str | Path, name: str, on_unpaired: str = "error",
-                 layout: dict[str, str] | None = None) -> list[Sample]:
+def discover_set(
+    root: str | Path, name: str, on_unpaired: str = "error", layout: dict[str, str] | None = None
+) -> list[Sample]:
     """List and pair set ``name`` under ``root`` (no image is decoded)."""
     layout = layout or {}
     img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
@@ -39,11 +40,16 @@ def discover_set(root: str | Path, name: str, on_unpaired: str = "error",
         raise DataError(f"dataset '{name}': no jpg/jpeg/png/bmp images in {img_dir}")
     pairs, lonely_i, lonely_m = pair_by_stem(images, masks, f"dataset '{name}'", on_unpaired)
     if lonely_i or lonely_m:
-        log.warning("dataset '%s': skipped %d images without masks and %d masks without images",
-                    name, len(lonely_i), len(lonely_m))
+        log.warning(
+            "dataset '%s': skipped %d images without masks and %d masks without images",
+            name,
+            len(lonely_i),
+            len(lonely_m),
+        )
     if not pairs:
-        raise DataError(f"dataset '{name}': no image has a mask (images in {img_dir}, masks in "
-                        f"{mask_dir})")
+        raise DataError(
+            f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
+        )
     check_signatures(pairs, f"dataset '{name}'")
     return pairs
 
@@ -152,13 +158,25 @@ class SODDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup('fit') first"
-        return DataLoader(self.train_data, batch_size=self.batch_size, shuffle=True,
-                          drop_last=len(self.train_data) > self.batch_size,
-                          **self._loader_kwargs())
+        return DataLoader(
+            self.train_data,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(self.train_data) > self.batch_size,
+            **self._loader_kwargs(),
+        )
 
     def _eval_loaders(self, sets: list[SODDataset]) -> list[DataLoader]:
-        return [DataLoader(d, batch_size=self.eval_batch_size, shuffle=False,
-                           collate_fn=eval_collate, **self._loader_kwargs()) for d in sets]
+        return [
+            DataLoader(
+                d,
+                batch_size=self.eval_batch_size,
+                shuffle=False,
+                collate_fn=eval_collate,
+                **self._loader_kwargs(),
+            )
+            for d in sets
+        ]
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders(self.val_data)

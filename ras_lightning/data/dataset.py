@@ -23,8 +23,9 @@ class SODDataset(Dataset):
     predictions can be resized back and scored as the benchmarks do.
     """
 
-    def __init__(self, samples: Sequence[Sample], transform: A.Compose, train: bool,
-                 set_name: str = "") -> None:
+    def __init__(
+        self, samples: Sequence[Sample], transform: A.Compose, train: bool, set_name: str = ""
+    ) -> None:
         self.samples = list(samples)
         self.transform = transform
         self.train = train
@@ -47,14 +48,23 @@ class SODDataset(Dataset):
         image = read_image(sample.image)
         mask = read_mask(sample.mask) if sample.mask else np.zeros(image.shape[:2], np.float32)
         if mask.shape != image.shape[:2]:
-            raise DataError(f"size mismatch: image {sample.image} is {image.shape[1]}x"
-                            f"{image.shape[0]}, mask {sample.mask} is {mask.shape[1]}x{mask.shape[0]}")
+            raise DataError(
+                f"size mismatch: image {sample.image} is {image.shape[1]}x"
+                f"{image.shape[0]}, mask {sample.mask} is {mask.shape[1]}x{mask.shape[0]}"
+            )
         if self.train:
             out = self.transform(image=image, mask=mask)
-            return {"image": _chw(out["image"]), "mask": torch.from_numpy(out["mask"])[None].float()}
+            return {
+                "image": _chw(out["image"]),
+                "mask": torch.from_numpy(out["mask"])[None].float(),
+            }
         out = self.transform(image=image)
-        return {"image": _chw(out["image"]), "mask": torch.from_numpy(mask)[None],
-                "name": sample.name, "size": image.shape[:2]}
+        return {
+            "image": _chw(out["image"]),
+            "mask": torch.from_numpy(mask)[None],
+            "name": sample.name,
+            "size": image.shape[:2],
+        }
 
 
 def _chw(image: np.ndarray) -> torch.Tensor:

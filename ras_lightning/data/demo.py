@@ -31,8 +31,10 @@ def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
         img += wave[..., None] * rng.uniform(-30, 30, size=3)
     low = rng.normal(0, 1, size=(h // 16 + 2, w // 16 + 2, 3)).astype(np.float32)
     blotch = np.asarray(
-        Image.fromarray(((low - low.min()) / (np.ptp(low) + 1e-6) * 255).astype(np.uint8))
-        .resize((w, h), Image.BICUBIC), np.float32,
+        Image.fromarray(((low - low.min()) / (np.ptp(low) + 1e-6) * 255).astype(np.uint8)).resize(
+            (w, h), Image.BICUBIC
+        ),
+        np.float32,
     )
     img += (blotch - 128) * rng.uniform(0.2, 0.6)
     img += rng.normal(0, rng.uniform(4, 14), size=img.shape)

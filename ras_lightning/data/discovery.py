@@ -55,8 +55,10 @@ def find_set_dirs(
     set_dir = root / name
     if not set_dir.is_dir():
         found = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
-        raise DataError(f"dataset '{name}' not found: no folder {set_dir} (folders in data.root: "
-                        f"{', '.join(found) or 'none'})")
+        raise DataError(
+            f"dataset '{name}' not found: no folder {set_dir} (folders in data.root: "
+            f"{', '.join(found) or 'none'})"
+        )
     if image_dir or mask_dir:
         if not (image_dir and mask_dir):
             raise DataError(f"dataset '{name}': give both image_dir and mask_dir")
@@ -70,8 +72,10 @@ def find_set_dirs(
         if img.is_dir() and msk.is_dir():
             return img, msk
     looked = ", ".join(f"{a}/+{b}/" for a, b in _layouts_for(name))
-    raise DataError(f"dataset '{name}': no image/mask folders in {set_dir}; looked for {looked} "
-                    f"(set image_dir/mask_dir for another layout)")
+    raise DataError(
+        f"dataset '{name}': no image/mask folders in {set_dir}; looked for {looked} "
+        f"(set image_dir/mask_dir for another layout)"
+    )
 
 
 def list_files(folder: Path, exts: set[str]) -> dict[str, str]:
@@ -100,11 +104,15 @@ def pair_by_stem(
     if (lonely_images or lonely_masks) and on_unpaired == "error":
         parts = []
         if lonely_images:
-            parts.append(f"{len(lonely_images)} images without masks ({', '.join(lonely_images[:10])}"
-                         f"{' ...' if len(lonely_images) > 10 else ''})")
+            parts.append(
+                f"{len(lonely_images)} images without masks ({', '.join(lonely_images[:10])}"
+                f"{' ...' if len(lonely_images) > 10 else ''})"
+            )
         if lonely_masks:
-            parts.append(f"{len(lonely_masks)} masks without images ({', '.join(lonely_masks[:10])}"
-                         f"{' ...' if len(lonely_masks) > 10 else ''})")
+            parts.append(
+                f"{len(lonely_masks)} masks without images ({', '.join(lonely_masks[:10])}"
+                f"{' ...' if len(lonely_masks) > 10 else ''})"
+            )
         raise DataError(f"{where}: {'; '.join(parts)}; fix the files or set data.on_unpaired=skip")
     pairs = [Sample(s, images[s], masks[s]) for s in sorted(set(images) & set(masks))]
     return pairs, lonely_images, lonely_masks

@@ -45,10 +45,12 @@ class F3NetRandomCrop(A.DualTransform):
         return {"box": (offh, h + offh - randh, offw, w + offw - randw)}
 
     def apply(self, img: np.ndarray, box: tuple[int, int, int, int], **_: Any) -> np.ndarray:
-        return img[box[0]:box[1], box[2]:box[3]]
+        return img[box[0] : box[1], box[2] : box[3]]
 
-    def apply_to_mask(self, mask: np.ndarray, box: tuple[int, int, int, int], **_: Any) -> np.ndarray:
-        return mask[box[0]:box[1], box[2]:box[3]]
+    def apply_to_mask(
+        self, mask: np.ndarray, box: tuple[int, int, int, int], **_: Any
+    ) -> np.ndarray:
+        return mask[box[0] : box[1], box[2] : box[3]]
 
 
 def _normalize(recipe: str) -> A.Normalize:
@@ -65,15 +67,22 @@ def _check(recipe: str) -> None:
 def train_transform(recipe: str, image_size: int, rotate_limit: float = 10.0) -> A.Compose:
     """The training pipeline of ``recipe`` ('v1' or 'v2') producing ``image_size`` squares."""
     _check(recipe)
-    resize = A.Resize(image_size, image_size, interpolation=cv2.INTER_LINEAR,
-                      mask_interpolation=cv2.INTER_LINEAR)
+    resize = A.Resize(
+        image_size, image_size, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_LINEAR
+    )
     if recipe == "v1":
         steps = [
             resize,
             A.HorizontalFlip(p=0.5),
-            A.Rotate(limit=rotate_limit, interpolation=cv2.INTER_LINEAR,
-                     mask_interpolation=cv2.INTER_NEAREST, border_mode=cv2.BORDER_CONSTANT,
-                     fill=0, fill_mask=0, p=1.0),
+            A.Rotate(
+                limit=rotate_limit,
+                interpolation=cv2.INTER_LINEAR,
+                mask_interpolation=cv2.INTER_NEAREST,
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                fill_mask=0,
+                p=1.0,
+            ),
             _normalize(recipe),
         ]
     else:
@@ -84,5 +93,6 @@ def train_transform(recipe: str, image_size: int, rotate_limit: float = 10.0) ->
 def eval_transform(recipe: str, image_size: int) -> A.Compose:
     """Resize to ``image_size`` and normalise as ``recipe``; the mask is left untouched."""
     _check(recipe)
-    return A.Compose([A.Resize(image_size, image_size, interpolation=cv2.INTER_LINEAR),
-                      _normalize(recipe)])
+    return A.Compose(
+        [A.Resize(image_size, image_size, interpolation=cv2.INTER_LINEAR), _normalize(recipe)]
+    )

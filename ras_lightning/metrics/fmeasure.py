@@ -65,10 +65,10 @@ class FMeasure(Metric):
         f_curve = self.f_sum / n
         precision, recall = self.precision_sum / n, self.recall_sum / n
         return {
-            "max_f": f_curve.max().float(),
-            "mean_f": f_curve.mean().float(),
-            "adaptive_f": (self.adaptive_sum / n).float(),
-            "max_f_dataset_pr": f_score(precision, recall, self.beta2).max().float(),
+            "max_f": f_curve.max(),
+            "mean_f": f_curve.mean(),
+            "adaptive_f": self.adaptive_sum / n,
+            "max_f_dataset_pr": f_score(precision, recall, self.beta2).max(),
             "precision": precision.float(),
             "recall": recall.float(),
             "f_curve": f_curve.float(),

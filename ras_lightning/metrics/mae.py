@@ -25,4 +25,4 @@ class MAE(Metric):
         self.count += p.shape[0]
 
     def compute(self) -> torch.Tensor:
-        return (self.total / self.count.clamp(min=1)).float()
+        return self.total / self.count.clamp(min=1)

@@ -45,9 +45,7 @@ def to_bins(p: torch.Tensor) -> torch.Tensor:
     return (p * 255).to(torch.uint8).long()
 
 
-def foreground_histograms(
-    p: torch.Tensor, g: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def foreground_histograms(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image histograms over the 256 bins: (foreground counts, background counts), (B, 256)."""
     b = p.shape[0]
     idx = to_bins(p) + NUM_BINS * torch.arange(b, device=p.device)[:, None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
 

@@ -42,13 +42,14 @@ def from_official_state_dict(
             )
         version = detected
     prefix = _BACKBONE_PREFIX[version]
-    ours = {(_OURS + k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+    ours = {(_OURS + k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
     expected = RAS(version=version).state_dict()  # type: ignore[arg-type]
     missing = [k for k in expected if k not in ours]
     unexpected = [k for k in ours if k not in expected]
     if missing or unexpected:
+
         def show(keys: list[str]) -> str:
-            names = [prefix + k[len(_OURS):] if k.startswith(_OURS) else k for k in keys]
+            names = [prefix + k[len(_OURS) :] if k.startswith(_OURS) else k for k in keys]
             return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
 
         raise ValueError(
@@ -69,4 +70,4 @@ def from_official_state_dict(
 def to_official_state_dict(state: dict[str, torch.Tensor], version: str) -> dict[str, torch.Tensor]:
     """Map our state dict to the authors' key names (same order)."""
     prefix = _BACKBONE_PREFIX[version]
-    return {(prefix + k[len(_OURS):] if k.startswith(_OURS) else k): v for k, v in state.items()}
+    return {(prefix + k[len(_OURS) :] if k.startswith(_OURS) else k): v for k, v in state.items()}

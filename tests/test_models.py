@@ -1,0 +1,126 @@
+"""The RAS networks: shapes, parameter counts, init, the authors' checkpoint layout."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ras_lightning.models import RAS
+from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
+from tests.conftest import manifest, seeded_official_state
+
+PARAMS = {"v1": 24_697_989, "v2": 24_585_156}
+SIDES = {"v1": 5, "v2": 4}
+
+
+@pytest.fixture(scope="module", params=["v1", "v2"])
+def version(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_parameter_count_matches_authors(version: str) -> None:
+    model = RAS(version)
+    assert sum(p.numel() for p in model.parameters()) == PARAMS[version]
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_side_outputs_at_input_size_for_any_size(version: str, train: bool) -> None:
+    model = RAS(version).train(train)
+    x = torch.randn(2, 3, 70, 45)  # not multiples of 32
+    with torch.set_grad_enabled(train):
+        outs = model(x)
+    assert isinstance(outs, tuple) and len(outs) == SIDES[version]
+    assert all(o.shape == (2, 1, 70, 45) for o in outs)
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_init_as_authors() -> None:
+    v1, v2 = RAS("v1"), RAS("v2")
+    w1 = v1.ra2.convs[0].weight
+    assert abs(w1.std().item() - 0.01) < 0.001 and w1.mean().abs() < 0.001
+    assert (v1.mscm.convert.bias == 0).all()
+    w2 = v2.ra3.convs[3].weight  # Kaiming normal, fan_in, ReLU gain
+    expected = math.sqrt(2.0 / (64 * 9))
+    assert abs(w2.std().item() - expected) / expected < 0.05
+    assert (v2.ra3.convs[3].bias == 0).all()
+    for m in v2.modules():
+        if isinstance(m, nn.BatchNorm2d) and m is not v2.backbone.bn1:
+            assert (m.weight == 1).all() and (m.bias == 0).all()
+
+
+def test_official_layout_keys_order_and_shapes(version: str) -> None:
+    ref = manifest(version)
+    ours = RAS(version).official_state_dict()
+    assert list(ours) == list(ref["state_dict"])
+    assert all(list(ours[k].shape) == s for k, s in ref["state_dict"].items())
+    assert ref["num_parameters"] == PARAMS[version]
+
+
+@pytest.mark.parametrize("prefix", ["", "module."])
+def test_official_round_trip(tmp_path, version: str, prefix: str) -> None:
+    state = seeded_official_state(version, seed=3)
+    path = tmp_path / f"RAS.{version}.pth"
+    torch.save({prefix + k: v for k, v in state.items()}, path)
+    model = RAS.from_official(path)  # version told from the keys
+    assert model.version == version
+    loaded = model.official_state_dict()
+    for k, v in state.items():
+        assert torch.equal(loaded[k], v), k
+    model2 = RAS.from_official(path, version)
+    assert torch.equal(model2.mscm.score.weight, state["mscm.score.weight"])
+
+
+def test_official_forward_equals_authors_structure(version: str) -> None:
+    state = seeded_official_state(version, seed=5)
+    ours = RAS.from_official_state_dict(state).eval()
+    ref = (AuthorsRASv1() if version == "v1" else AuthorsRASv2()).eval()
+    ref.load_state_dict(state, strict=True)
+    x = torch.randn(1, 3, 83, 61)
+    with torch.no_grad():
+        a, b = ours(x), ref(x)
+    assert len(a) == len(b) == SIDES[version]
+    for u, v in zip(a, b, strict=True):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-5)
+
+
+def test_partial_or_wrong_file_names_keys(tmp_path) -> None:
+    state = seeded_official_state("v2")
+    del state["ra3.convs.9.weight"]
+    state["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "broken.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError) as err:
+        RAS.from_official(path)
+    msg = str(err.value)
+    assert "ra3.convs.9.weight" in msg and "extra.weight" in msg and "broken.pth" in msg
+    torch.save({"foo": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="not an official RAS checkpoint"):
+        RAS.from_official(path)
+    with pytest.raises(ValueError, match="missing"):  # a v1 file read as v2
+        RAS.from_official_state_dict(seeded_official_state("v1"), "v2")
+
+
+def test_pretrained_backbone_local_file_and_offline_message(tmp_path, monkeypatch) -> None:
+    import torchvision
+
+    src = torchvision.models.resnet50(weights=None)
+    path = tmp_path / "resnet50.pth"
+    torch.save(src.state_dict(), path)  # includes fc.*, which is ignored
+    model = RAS("v2", pretrained_backbone=str(path))
+    assert torch.equal(model.backbone.layer3[2].conv2.weight, src.layer3[2].conv2.weight)
+    with pytest.raises(FileNotFoundError, match="pretrained_backbone"):
+        RAS("v2", pretrained_backbone=str(tmp_path / "nope.pth"))
+
+    # A failing download (no network) must say how to pass a local file. We make the
+    # download fail without touching the network by pointing it at an unreachable URL.
+    from torchvision.models import ResNet50_Weights
+
+    def fail(*_a, **_k):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(ResNet50_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fail)
+    with pytest.raises(RuntimeError, match="model.pretrained_backbone=/path/to/resnet50.pth"):
+        RAS("v1", pretrained_backbone=True)
