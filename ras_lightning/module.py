@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -52,7 +51,6 @@ class RASModule(L.LightningModule):
         backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
         freeze_stem: leave the backbone's conv1/bn1 out of the optimizer (v2 recipe).
         divide_loss_by_batch: divide the summed loss by the batch size (v1 recipe).
-        multiscale: sizes to pick one from per training batch, resized on the device (v2).
         channels_last: run the network in channels-last memory format.
     """
 
@@ -66,7 +64,6 @@ class RASModule(L.LightningModule):
         backbone_lr_mult: float = 1.0,
         freeze_stem: bool = False,
         divide_loss_by_batch: bool = False,
-        multiscale: Sequence[int] | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -78,7 +75,6 @@ class RASModule(L.LightningModule):
         )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.multiscale = list(multiscale) if multiscale else None
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -104,20 +100,6 @@ class RASModule(L.LightningModule):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
-
-    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
-        # The v2 recipe draws one size per batch (F3Net's collate); done here, after the
-        # transfer, so the resize runs on the device instead of in the workers.
-        if self.trainer.training and self.multiscale:
-            size = random.choice(self.multiscale)
-            if batch["image"].shape[-1] != size or batch["image"].shape[-2] != size:
-                batch["image"] = F.interpolate(
-                    batch["image"], size=(size, size), mode="bilinear", align_corners=False
-                )
-                batch["mask"] = F.interpolate(
-                    batch["mask"], size=(size, size), mode="bilinear", align_corners=False
-                )
-        return batch
 
     # -- training --------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ras_lightning.data.checks import check_signatures
+from ras_lightning.data.checks import check_headers
 from ras_lightning.data.dataset import SODDataset, eval_collate
 from ras_lightning.data.demo import make_demo_data
 from ras_lightning.data.discovery import (
@@ -50,7 +52,7 @@ def discover_set(
         raise DataError(
             f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
         )
-    check_signatures(pairs, f"dataset '{name}'")
+    check_headers(pairs, f"dataset '{name}'")
     return pairs
 
 
@@ -147,6 +149,19 @@ class SODDataModule(L.LightningDataModule):
             self.train_data = SODDataset(train, tr, True, self.train_set)
         if stage in ("test", None) and not self.test_data:
             self.test_data = [SODDataset(self._discover(n), ev, False, n) for n in self.test_sets]
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
+        # The v2 recipe draws one size per batch (F3Net's collate); done here, after the
+        # transfer to the device, where the resize is cheapest.
+        trainer = self.trainer
+        if self.multiscale and trainer is not None and trainer.training:
+            size = random.choice(self.multiscale)
+            if tuple(batch["image"].shape[-2:]) != (size, size):
+                for key in ("image", "mask"):
+                    batch[key] = F.interpolate(
+                        batch[key], size=(size, size), mode="bilinear", align_corners=False
+                    )
+        return batch
 
     # -- loaders --------------------------------------------------------------------------
     def _loader_kwargs(self) -> dict[str, Any]:
