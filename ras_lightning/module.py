@@ -51,6 +51,8 @@ class RASModule(L.LightningModule):
         backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
         freeze_stem: leave the backbone's conv1/bn1 out of the optimizer (v2 recipe).
         divide_loss_by_batch: divide the summed loss by the batch size (v1 recipe).
+        reset_optimizer_at_epoch: clear the optimizer's state (e.g. Adam's moments) at the
+            start of this 0-based epoch; the v1 authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
     """
 
@@ -64,6 +66,7 @@ class RASModule(L.LightningModule):
         backbone_lr_mult: float = 1.0,
         freeze_stem: bool = False,
         divide_loss_by_batch: bool = False,
+        reset_optimizer_at_epoch: int | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -121,10 +124,11 @@ class RASModule(L.LightningModule):
         return loss
 
     def on_train_epoch_start(self) -> None:
-        opt = self.optimizers()
-        if isinstance(opt, list):
-            opt = opt[0]
-        self.log("train/lr", opt.param_groups[0]["lr"], on_step=False, on_epoch=True)
+        optimizer = self.trainer.optimizers[0]
+        if self.current_epoch == self.hparams.reset_optimizer_at_epoch:
+            optimizer.state.clear()  # as re-creating the optimizer in the authors' v1 loop
+        # the head's lr (the backbone's is x backbone_lr_mult)
+        self.log("train/lr", optimizer.param_groups[-1]["lr"], on_step=False, on_epoch=True)
 
     # -- evaluation ------------------------------------------------------------------------
     def predict_maps(self, image: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+import ras_lightning.config  # noqa: F401  (registers the config resolvers)
 from ras_lightning.errors import UserError, user_errors
+from ras_lightning.loggers import build_loggers
 
 log = logging.getLogger("ras_lightning.train")
 
@@ -70,11 +72,7 @@ def run(cfg: DictConfig) -> float | None:
         if name == "model_checkpoint" and cb_cfg.get("monitor") == "auto":
             cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{datamodule.val_names[0]}/max_f"})
         callbacks.append(instantiate(cb_cfg))
-    loggers = [
-        instantiate(lg)
-        for lg in (cfg.get("logger") or {}).values()
-        if lg is not None and "_target_" in lg
-    ]
+    loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     metrics: dict[str, float] = {}

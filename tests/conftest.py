@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import ras_lightning.config  # noqa: F401  (config resolvers for compose())
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REFERENCE = SHARED / "reference"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,91 @@ def test_real_ecssd_layout_is_read_without_writing(tmp_path: Path) -> None:
     assert max(max(s) for s in batch["size"]) == 400  # original sizes kept
     assert torch.all((batch["mask"][0] == 0) | (batch["mask"][0] == 1))
     assert sorted(p.name for p in ECSSD_DIR.rglob("*")) == before
+
+
+def test_mask_formats_map_to_the_same_values(tmp_path: Path) -> None:
+    from ras_lightning.data.io import read_image, read_mask
+
+    m = np.zeros((10, 12), np.uint8)
+    m[2:6, 3:9] = 255
+    Image.fromarray(m).convert("1").save(tmp_path / "one_bit.png")
+    Image.fromarray(m).save(tmp_path / "eight_bit.png")
+    Image.fromarray(np.stack([m] * 3, -1)).save(tmp_path / "rgb.png")
+    Image.fromarray(np.stack([m] * 3 + [np.full_like(m, 255)], -1)).save(tmp_path / "rgba.png")
+    Image.fromarray(m.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    Image.fromarray(m).save(tmp_path / "bmp.BMP")
+    ref = m.astype(np.float32) / 255
+    for name in ("one_bit.png", "eight_bit.png", "rgb.png", "rgba.png", "sixteen.png", "bmp.BMP"):
+        np.testing.assert_allclose(read_mask(str(tmp_path / name)), ref, err_msg=name)
+    Image.fromarray(m).save(tmp_path / "gray.jpg")
+    Image.fromarray(np.zeros((4, 4, 4), np.uint8)).save(tmp_path / "rgba_photo.png")
+    assert read_image(str(tmp_path / "gray.jpg")).shape == (10, 12, 3)
+    assert read_image(str(tmp_path / "rgba_photo.png")).shape == (4, 4, 3)
+
+
+def test_size_mismatch_and_corrupt_mask_stop_setup(tmp_path: Path) -> None:
+    _make_set(tmp_path, "X", "images", "masks", ["a", "b"])
+    Image.fromarray(np.zeros((21, 30), np.uint8)).save(tmp_path / "X" / "masks" / "b.png")
+    with pytest.raises(DataError, match=r"size mismatch: image .*b\.jpg is 30x20, mask .*b\.png"):
+        discover_set(tmp_path, "X")
+    (tmp_path / "X" / "masks" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(DataError, match=r"corrupt mask: .*b\.png"):
+        discover_set(tmp_path, "X")
+
+
+def test_upper_case_extensions_and_per_set_layout(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    for s in ("a", "b"):
+        _write(tmp_path / "S" / "photos" / f"{s}.JPG", rng.integers(0, 255, (8, 8, 3), np.uint8))
+        _write(tmp_path / "S" / "labels" / f"{s}.PNG", np.zeros((8, 8), np.uint8))
+    dm = SODDataModule(
+        str(tmp_path),
+        "S",
+        ["S"],
+        ["S"],
+        image_size=32,
+        layouts={"S": {"image_dir": "photos", "mask_dir": "labels"}},
+    )
+    dm.setup("test")
+    assert len(dm.test_data[0]) == 2
+
+
+def test_workers_load_batches(demo_root: Path) -> None:
+    dm = SODDataModule(
+        str(demo_root),
+        "DEMO-TR",
+        ["DEMO-VAL"],
+        [],
+        batch_size=4,
+        num_workers=2,
+        image_size=48,
+        recipe="v2",
+    )
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert loader.persistent_workers
+    batches = list(islice(loader, 3))
+    assert all(b["image"].shape == (4, 3, 48, 48) for b in batches)
+
+
+def test_multiscale_is_one_size_per_batch(demo_root: Path) -> None:
+    from types import SimpleNamespace
+
+    dm = SODDataModule(
+        str(demo_root),
+        "DEMO-TR",
+        ["DEMO-VAL"],
+        [],
+        batch_size=4,
+        image_size=64,
+        multiscale=[32, 48],
+        recipe="v2",
+    )
+    dm.trainer = SimpleNamespace(training=True)  # what Lightning sets during fit
+    dm.setup("fit")
+    sizes = set()
+    for batch in islice(dm.train_dataloader(), 6):
+        out = dm.on_after_batch_transfer(batch, 0)
+        assert out["image"].shape[-2:] == out["mask"].shape[-2:]
+        sizes.add(out["image"].shape[-1])
+    assert sizes <= {32, 48} and len(sizes) == 2

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 DEMO_SETS = {"DEMO-TR": 640, "DEMO-VAL": 48, "DEMO-TE": 96}
 SIZES = [(128, 128), (144, 112), (112, 144)]  # (width, height): a mix of aspect ratios
-_VERSION = 1  # bump when the generator changes so stale folders are regenerated
+_VERSION = 2  # bump when the generator changes so stale folders are regenerated
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
@@ -73,6 +73,21 @@ def _draw(draw: ImageDraw.ImageDraw, kind: str, geom: list, fill) -> None:
         draw.polygon(geom, fill=fill)
 
 
+def _distinct_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
+    """A colour far from the background's mean: saliency is distinctness, so the object must
+    stand out from the scene as a whole (but not necessarily from every local patch)."""
+    best, best_d = None, -1.0
+    for _ in range(24):
+        colour = rng.integers(0, 256, 3)
+        colour[rng.integers(0, 3)] = rng.choice([rng.integers(0, 40), rng.integers(215, 256)])
+        d = float(np.linalg.norm(colour - background))
+        if d > 110:
+            return colour
+        if d > best_d:
+            best, best_d = colour, d
+    return best
+
+
 def make_scene(seed: int, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
     """One (photo, mask) pair; the same seed gives the same pair."""
     rng = np.random.default_rng(seed)
@@ -82,15 +97,14 @@ def make_scene(seed: int, size: tuple[int, int]) -> tuple[Image.Image, Image.Ima
     draw_p, draw_m = ImageDraw.Draw(photo), ImageDraw.Draw(mask)
     short = min(w, h)
     for _ in range(int(rng.integers(4, 9))):  # distractors: small, not salient
-        r = short * rng.uniform(0.03, 0.07)
+        r = short * rng.uniform(0.025, 0.055)
         kind, geom = _shape(rng, rng.uniform(0, w), rng.uniform(0, h), r)
         _draw(draw_p, kind, geom, tuple(rng.integers(0, 256, 3).tolist()))
     for _ in range(1 if rng.random() < 0.75 else 2):  # salient objects
         r = short * rng.uniform(0.15, 0.38)
         cx, cy = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h)  # may cross borders
         kind, geom = _shape(rng, cx, cy, r)
-        colour = np.array(rng.integers(0, 256, 3))
-        colour[rng.integers(0, 3)] = rng.choice([rng.integers(0, 40), rng.integers(215, 256)])
+        colour = _distinct_colour(rng, np.asarray(photo, np.float32).reshape(-1, 3).mean(0))
         layer = Image.new("RGB", (w, h), tuple(colour.tolist()))
         shade = np.asarray(layer, np.float32) + rng.normal(0, 6, (h, w, 3))  # mild texture
         layer = Image.fromarray(np.clip(shade, 0, 255).astype(np.uint8))
