@@ -11,34 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ras_lightning.losses import deep_supervision_loss
-from ras_lightning.metrics import MAE, FMeasure
+from ras_lightning.metrics import SODMetrics
 from ras_lightning.models import RAS
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
-
-
-class SetMetrics(nn.Module):
-    """The metrics of one dataset; ``compute()`` gives flat ``{name: value}``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mae = MAE()
-        self.fmeasure = FMeasure()
-
-    def update(self, prob: torch.Tensor, mask: torch.Tensor) -> None:
-        self.mae.update(prob, mask)
-        self.fmeasure.update(prob, mask)
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        f = self.fmeasure.compute()
-        out = {"mae": self.mae.compute()}
-        out.update({k: f[k] for k in ("max_f", "mean_f", "adaptive_f", "max_f_dataset_pr")})
-        return out
-
-    def reset(self) -> None:
-        self.mae.reset()
-        self.fmeasure.reset()
 
 
 class RASModule(L.LightningModule):
@@ -97,7 +74,7 @@ class RASModule(L.LightningModule):
         ):
             for n in names:
                 if n not in store:
-                    store[n] = SetMetrics()
+                    store[n] = SODMetrics()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.channels_last:
@@ -135,7 +112,7 @@ class RASModule(L.LightningModule):
         """Saliency probabilities (B, 1, H, W) of the finest side output."""
         return torch.sigmoid(self(image)[0].float())
 
-    def _eval_step(self, batch: dict[str, Any], metrics: SetMetrics) -> None:
+    def _eval_step(self, batch: dict[str, Any], metrics: SODMetrics) -> None:
         prob = self.predict_maps(batch["image"])
         for i, mask in enumerate(batch["mask"]):
             # back to the photo's original size, as the authors' test scripts do
@@ -153,7 +130,7 @@ class RASModule(L.LightningModule):
     def _log_sets(self, stage: str, names: list[str], store: nn.ModuleDict) -> None:
         for name in names:
             m = store[name]
-            if m.mae.count.item() == 0 and not self.trainer.world_size > 1:
+            if m.count == 0 and not self.trainer.world_size > 1:
                 continue
             for key, value in m.compute().items():
                 self.log(f"{stage}/{name}/{key}", value, add_dataloader_idx=False, sync_dist=False)

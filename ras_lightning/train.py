@@ -77,16 +77,17 @@ def run(cfg: DictConfig) -> float | None:
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        # our own checkpoints hold the loop and callback states: trusted, full unpickling
+        trainer.fit(
+            model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False
+        )
         metrics.update(_flat_metrics(trainer.callback_metrics))
     if cfg.get("test"):
-        ckpt = None
+        ckpt = cfg.get("ckpt_path")  # test-only runs evaluate the given checkpoint
         if cfg.get("train", True) and not trainer.fast_dev_run:
-            best = (
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            )
-            ckpt = best or None
-            log.info("testing %s", ckpt or "the final weights")
+            callback = trainer.checkpoint_callback
+            ckpt = (callback.best_model_path if callback else "") or None
+        log.info("testing %s", ckpt or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         metrics.update(_flat_metrics(trainer.callback_metrics))
 
@@ -95,6 +96,8 @@ def run(cfg: DictConfig) -> float | None:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         log.info("metrics written to %s", out_dir / "metrics.json")
     key = cfg.get("optimized_metric")
+    if key == "auto":
+        key = f"val/{datamodule.val_names[0]}/max_f"
     if key:
         value = metrics.get(key)
         if value is None or not math.isfinite(value):

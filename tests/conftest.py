@@ -49,7 +49,7 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ras_lightning.data.demo import make_demo_data
 
     root = tmp_path_factory.mktemp("demo")
-    return make_demo_data(root, {"DEMO-TR": 24, "DEMO-VAL": 6, "DEMO-TE": 6})
+    return make_demo_data(root, {"DEMO-TR": 24, "DEMO-VAL": 6, "DEMO-TE": 7})
 
 
 def run_cli(

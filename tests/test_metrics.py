@@ -6,26 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from ras_lightning.metrics import MAE, FMeasure
+from ras_lightning.metrics import METRIC_NAMES, FMeasure, SODMetrics
 from tests.conftest import SOD_DIR
 
 psm = pytest.importorskip("py_sod_metrics")
 
 
 def _ours(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    mae, fm = MAE(), FMeasure()
+    metrics = SODMetrics()
     for pred, gt in pairs:
-        p = torch.from_numpy(pred).double() / 255
-        g = torch.from_numpy(gt).double() / 255
-        mae.update(p, g)
-        fm.update(p, g)
-    f = fm.compute()
-    return {
-        "mae": mae.compute().item(),
-        "max_f": f["max_f"].item(),
-        "mean_f": f["mean_f"].item(),
-        "adaptive_f": f["adaptive_f"].item(),
-    }
+        metrics.update(torch.from_numpy(pred / 255.0), torch.from_numpy(gt / 255.0))
+    return {k: v.item() for k, v in metrics.compute().items()}
 
 
 def _theirs(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
@@ -33,16 +24,25 @@ def _theirs(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fm, mae = psm.Fmeasure(), psm.MAE()
-    for pred, gt in pairs:
-        fm.step(pred=pred, gt=gt)
-        mae.step(pred=pred, gt=gt)
-    r = fm.get_results()["fm"]
+        fm, mae, em = psm.Fmeasure(), psm.MAE(), psm.Emeasure()
+        sm, wfm = psm.Smeasure(), psm.WeightedFmeasure()
+        for pred, gt in pairs:
+            for m in (fm, mae, em, sm, wfm):
+                m.step(pred=pred, gt=gt)
+    f, e = fm.get_results(), em.get_results()["em"]
+    p, r = f["pr"]["p"], f["pr"]["r"]
+    dataset_pr_f = np.where(p + r > 0, 1.3 * p * r / np.where(p + r > 0, 0.3 * p + r, 1), 0)
     return {
         "mae": float(mae.get_results()["mae"]),
-        "max_f": float(r["curve"].max()),
-        "mean_f": float(r["curve"].mean()),
-        "adaptive_f": float(r["adp"]),
+        "s_measure": float(sm.get_results()["sm"]),
+        "weighted_f": float(wfm.get_results()["wfm"]),
+        "max_f": float(f["fm"]["curve"].max()),
+        "mean_f": float(f["fm"]["curve"].mean()),
+        "adaptive_f": float(f["fm"]["adp"]),
+        "max_e": float(e["curve"].max()),
+        "mean_e": float(e["curve"].mean()),
+        "adaptive_e": float(e["adp"]),
+        "max_f_dataset_pr": float(dataset_pr_f.max()),
     }
 
 
@@ -71,11 +71,12 @@ def test_agrees_with_pysodmetrics_on_random_maps(seed: int) -> None:
 
 
 def test_degenerate_masks_give_no_nan() -> None:
-    z = torch.zeros(8, 8)
-    fm = FMeasure()
-    fm.update(z, z)
-    fm.update(torch.ones(8, 8), torch.ones(8, 8))
-    assert all(torch.isfinite(v).all() for v in fm.compute().values())
+    z, o = torch.zeros(8, 8), torch.ones(8, 8)
+    metrics = SODMetrics()
+    for pred, gt in ((z, z), (o, o), (z, o), (o, z)):
+        metrics.update(pred, gt)
+    assert all(torch.isfinite(v).all() for v in metrics.compute().values())
+    assert set(metrics.compute()) == set(METRIC_NAMES)
 
 
 def test_states_are_sums_and_merge() -> None:

@@ -26,6 +26,7 @@ from ras_lightning.data.discovery import (
     list_files,
     pair_by_stem,
 )
+from ras_lightning.data.samplers import UnpaddedDistributedSampler
 from ras_lightning.data.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -182,16 +183,22 @@ class SODDataModule(L.LightningDataModule):
         )
 
     def _eval_loaders(self, sets: list[SODDataset]) -> list[DataLoader]:
-        return [
-            DataLoader(
-                d,
-                batch_size=self.eval_batch_size,
-                shuffle=False,
-                collate_fn=eval_collate,
-                **self._loader_kwargs(),
+        loaders = []
+        for d in sets:
+            sampler = None
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                sampler = UnpaddedDistributedSampler(d)  # each image scored exactly once
+            loaders.append(
+                DataLoader(
+                    d,
+                    batch_size=self.eval_batch_size,
+                    shuffle=False,
+                    sampler=sampler,
+                    collate_fn=eval_collate,
+                    **self._loader_kwargs(),
+                )
             )
-            for d in sets
-        ]
+        return loaders
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders(self.val_data)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import NUM_BINS, counts_at_thresholds, prepare
+from ras_lightning.metrics.prepare import (
+    NUM_BINS,
+    adaptive_binary,
+    counts_at_thresholds,
+    prepare,
+)
 
 
 def f_score(precision: torch.Tensor, recall: torch.Tensor, beta2: float) -> torch.Tensor:
@@ -41,7 +46,13 @@ class FMeasure(Metric):
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
         p, g = prepare(pred, gt)
-        tp, pp, t = counts_at_thresholds(p, g)
+        self.update_prepared(p, g, counts_at_thresholds(p, g))
+
+    def update_prepared(
+        self, p: torch.Tensor, g: torch.Tensor, counts: tuple[torch.Tensor, ...]
+    ) -> None:
+        """Update from :func:`prepare`'s output and :func:`counts_at_thresholds`."""
+        tp, pp, t = counts
         tp, pp = tp.to(p.dtype), pp.to(p.dtype)
         precision = tp / torch.where(pp == 0, torch.ones_like(pp), pp)
         recall = tp / t.clamp(min=1).to(p.dtype)[:, None]
@@ -52,11 +63,10 @@ class FMeasure(Metric):
         self.count += p.shape[0]
 
     def _adaptive(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        thr = (2 * p.mean(dim=1, keepdim=True)).clamp(max=1)
-        binary = p >= thr
-        inter = (binary & g).sum(dim=1).to(p.dtype)
-        pre = inter / binary.sum(dim=1).clamp(min=1).to(p.dtype)
-        rec = inter / g.sum(dim=1).clamp(min=1).to(p.dtype)
+        binary = adaptive_binary(p)
+        inter = (binary & g).sum(dim=(1, 2)).to(p.dtype)
+        pre = inter / binary.sum(dim=(1, 2)).clamp(min=1).to(p.dtype)
+        rec = inter / g.sum(dim=(1, 2)).clamp(min=1).to(p.dtype)
         f = (1 + self.beta2) * pre * rec / torch.where(inter == 0, 1.0, self.beta2 * pre + rec)
         return torch.where(inter == 0, torch.zeros_like(f), f)
 

@@ -20,8 +20,11 @@ class MAE(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        p, g = prepare(pred, gt)
-        self.total += (p - g.to(p.dtype)).abs().mean(dim=1).sum().to(self.total.dtype)
+        self.update_prepared(*prepare(pred, gt))
+
+    def update_prepared(self, p: torch.Tensor, g: torch.Tensor) -> None:
+        """Update from :func:`prepare`'s output."""
+        self.total += (p - g.to(p.dtype)).abs().mean(dim=(1, 2)).sum().to(self.total.dtype)
         self.count += p.shape[0]
 
     def compute(self) -> torch.Tensor:

@@ -20,23 +20,25 @@ def work_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
+EPS = 2.220446049250313e-16  # np.spacing(1), MATLAB's eps, as PySODMetrics
+
+
 def prepare(pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flatten a batch to (B, N): min-max normalised maps and boolean foreground masks.
+    """(B, H, W) min-max normalised maps and boolean foreground masks.
 
     ``pred`` and ``gt`` are (B, [1,] H, W) or (H, W) floats in [0, 1] of equal size.
     """
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and mask {tuple(gt.shape)} differ")
-    if pred.dim() == 2:
-        pred, gt = pred[None], gt[None]
-    b = pred.shape[0]
+    h, w = pred.shape[-2:]
+    pred, gt = pred.reshape(-1, h, w), gt.reshape(-1, h, w)
     dtype = work_dtype(pred.device)
-    p = pred.reshape(b, -1).to(dtype)
-    mn = p.min(dim=1, keepdim=True).values
-    mx = p.max(dim=1, keepdim=True).values
+    p = pred.to(dtype)
+    mn = p.amin(dim=(1, 2), keepdim=True)
+    mx = p.amax(dim=(1, 2), keepdim=True)
     span = mx - mn
     p = torch.where(span > 0, (p - mn) / torch.where(span > 0, span, 1.0), p)
-    g = torch.round(gt.reshape(b, -1).to(dtype) * 255) > 128
+    g = torch.round(gt.to(dtype) * 255) > 128
     return p, g
 
 
@@ -48,6 +50,7 @@ def to_bins(p: torch.Tensor) -> torch.Tensor:
 def foreground_histograms(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image histograms over the 256 bins: (foreground counts, background counts), (B, 256)."""
     b = p.shape[0]
+    p, g = p.reshape(b, -1), g.reshape(b, -1)
     idx = to_bins(p) + NUM_BINS * torch.arange(b, device=p.device)[:, None]
     fg = torch.bincount(idx[g], minlength=b * NUM_BINS).view(b, NUM_BINS)
     total = torch.bincount(idx.flatten(), minlength=b * NUM_BINS).view(b, NUM_BINS)
@@ -65,4 +68,10 @@ def counts_at_thresholds(
     fg, bg = foreground_histograms(p, g)
     tp = torch.flip(fg, dims=[1]).cumsum(dim=1)
     pp = tp + torch.flip(bg, dims=[1]).cumsum(dim=1)
-    return tp, pp, g.sum(dim=1)
+    return tp, pp, g.reshape(g.shape[0], -1).sum(dim=1)
+
+
+def adaptive_binary(p: torch.Tensor) -> torch.Tensor:
+    """Maps binarised at the adaptive threshold min(2 * mean, 1), per image: (B, H, W) bool."""
+    thr = (2 * p.mean(dim=(1, 2), keepdim=True)).clamp(max=1)
+    return p >= thr

@@ -1,0 +1,80 @@
+"""Structure measure (S-measure; Fan et al., ICCV 2017), alpha = 0.5, PySODMetrics' semantics."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+from ras_lightning.metrics.prepare import EPS, prepare
+
+
+def _s_object(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean()
+    std = x.std(correction=1) if x.numel() > 1 else torch.zeros_like(mean)
+    return 2 * mean / (mean**2 + 1 + std + EPS)
+
+
+def _ssim(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    n = p.numel()
+    if n == 0:  # an empty quadrant has weight 0 (PySODMetrics would give NaN here)
+        return torch.zeros((), dtype=p.dtype, device=p.device)
+    g = g.to(p.dtype)
+    x, y = p.mean(), g.mean()
+    dx, dy = p - x, g - y
+    sigma_x = (dx * dx).sum() / (n - 1 + EPS)
+    sigma_y = (dy * dy).sum() / (n - 1 + EPS)
+    sigma_xy = (dx * dy).sum() / (n - 1 + EPS)
+    alpha = 4 * x * y * sigma_xy
+    beta = (x**2 + y**2) * (sigma_x + sigma_y)
+    if alpha != 0:
+        return alpha / (beta + EPS)
+    return torch.ones_like(alpha) if beta == 0 else torch.zeros_like(alpha)
+
+
+def s_measure(p: torch.Tensor, g: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """S-measure of one normalised map ``p`` (H, W) against the boolean mask ``g``."""
+    y = g.to(p.dtype).mean()
+    if y == 0:
+        return 1 - p.mean()
+    if y == 1:
+        return p.mean()
+    obj = y * _s_object(p[g]) + (1 - y) * _s_object((1 - p)[~g])
+    h, w = g.shape
+    # foreground centroid (round half to even, as NumPy), plus one as in the MATLAB code
+    coords = torch.nonzero(g).to(p.dtype).mean(dim=0).round()
+    cy, cx = int(coords[0]) + 1, int(coords[1]) + 1
+    area = h * w
+    w_lt, w_rt, w_lb = cx * cy / area, cy * (w - cx) / area, (h - cy) * cx / area
+    w_rb = 1 - w_lt - w_rt - w_lb
+    region = (
+        _ssim(p[:cy, :cx], g[:cy, :cx]) * w_lt
+        + _ssim(p[:cy, cx:], g[:cy, cx:]) * w_rt
+        + _ssim(p[cy:, :cx], g[cy:, :cx]) * w_lb
+        + _ssim(p[cy:, cx:], g[cy:, cx:]) * w_rb
+    )
+    return torch.clamp(alpha * obj + (1 - alpha) * region, min=0)
+
+
+class SMeasure(Metric):
+    """Mean S-measure over images (object- and region-aware structural similarity)."""
+
+    full_state_update = False
+    higher_is_better = True
+
+    def __init__(self, alpha: float = 0.5, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.alpha = alpha
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
+        self.update_prepared(*prepare(pred, gt))
+
+    def update_prepared(self, p: torch.Tensor, g: torch.Tensor) -> None:
+        """Update from :func:`prepare`'s output."""
+        for i in range(p.shape[0]):
+            self.total += s_measure(p[i], g[i], self.alpha).to(self.total.dtype)
+        self.count += p.shape[0]
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count.clamp(min=1)

@@ -1,0 +1,155 @@
+"""Scoring folders of saliency maps against folders of masks (what ``score`` and ``eval`` use).
+
+Maps are paired with masks by file stem whatever the extension (maps are often saved as
+.jpg); a map whose size differs from its mask is resized to it (bilinear, as
+PySODEvalToolkit does) and counted. Images are scored in parallel worker processes; each
+returns the summed metric states, which are added up (the metrics are sums over images).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
+from ras_lightning.metrics import SODMetrics
+
+
+@dataclass
+class FolderScore:
+    """The result of scoring one folder of maps."""
+
+    metrics: dict[str, float]
+    curves: dict[str, list[float]]
+    count: int
+    resized: int
+    missing: list[str] = field(default_factory=list)
+
+
+def pair_maps(
+    gt_dir: str | Path, pred_dir: str | Path, missing: str = "error"
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(mask, map) path pairs by stem, and the stems of masks with no map.
+
+    ``missing='error'`` raises a one-line error naming up to 10 masks with no map.
+    """
+    gt_dir, pred_dir = Path(gt_dir).expanduser(), Path(pred_dir).expanduser()
+    for what, d in (("gt_dir", gt_dir), ("pred_dir", pred_dir)):
+        if not d.is_dir():
+            raise DataError(f"{what}: no such folder: {d}")
+    gts, preds = list_files(gt_dir, IMAGE_EXTS), list_files(pred_dir, IMAGE_EXTS)
+    if not gts:
+        raise DataError(f"gt_dir: no png/jpg/bmp masks in {gt_dir}")
+    lonely = sorted(set(gts) - set(preds))
+    if lonely and missing != "skip":
+        more = " ..." if len(lonely) > 10 else ""
+        raise DataError(
+            f"{len(lonely)} of {len(gts)} masks in {gt_dir} have no map in {pred_dir} "
+            f"({', '.join(lonely[:10])}{more}); set missing=skip to score the others"
+        )
+    pairs = [(gts[s], preds[s]) for s in sorted(set(gts) & set(preds))]
+    if not pairs:
+        raise DataError(f"no map in {pred_dir} matches a mask in {gt_dir} by file name")
+    return pairs, lonely
+
+
+def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
+    """An 8-bit grayscale array (colour converted, alpha dropped, 16-bit scaled).
+
+    A mask stored as 0/1 labels is scaled to 0/255 (otherwise it would read as empty).
+    """
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise DataError(f"cannot read {path}")
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr[..., :3], cv2.COLOR_BGR2GRAY)
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float64) / 257).round().astype(np.uint8)
+    if is_mask and arr.max() == 1:
+        arr = arr * np.uint8(255)
+    return arr
+
+
+def _score_chunk(pairs: Sequence[tuple[str, str]]) -> tuple[dict, int]:
+    torch.set_num_threads(1)
+    metrics = SODMetrics()
+    resized = 0
+    for gt_path, pred_path in pairs:
+        gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
+        if pred.shape != gt.shape:
+            pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+            resized += 1
+        # float64 as NumPy divides, so the 256-level binning truncates exactly as PySODMetrics
+        metrics.update(torch.from_numpy(pred / 255.0), torch.from_numpy(gt / 255.0))
+    return _states(metrics), resized
+
+
+def _states(metrics: SODMetrics) -> dict[str, dict[str, torch.Tensor]]:
+    return {
+        name: {k: getattr(m, k).clone() for k in m._defaults}
+        for name, m in metrics.named_children()
+        if m is not None
+    }
+
+
+def _load_states(metrics: SODMetrics, states: dict) -> None:
+    for name, st in states.items():
+        m = getattr(metrics, name)
+        for k, v in st.items():
+            setattr(m, k, getattr(m, k) + v)
+        m._update_count += 1
+        m._computed = None
+
+
+def default_workers() -> int:
+    return max(
+        1,
+        min(
+            8,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1),
+        ),
+    )
+
+
+def score_folder(
+    gt_dir: str | Path,
+    pred_dir: str | Path,
+    missing: str = "error",
+    workers: int | None = None,
+    progress: bool = True,
+    desc: str = "scoring",
+) -> FolderScore:
+    """Score every map in ``pred_dir`` against its mask in ``gt_dir``."""
+    pairs, lonely = pair_maps(gt_dir, pred_dir, missing)
+    workers = workers or default_workers()
+    chunk = max(1, min(16, len(pairs) // (workers * 4) or 1))
+    chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
+    total = SODMetrics()
+    resized = 0
+    bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
+    if workers == 1:
+        results = map(_score_chunk, chunks)
+        for (states, n), c in zip(results, chunks, strict=True):
+            _load_states(total, states)
+            resized += n
+            bar.update(len(c))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for (states, n), c in zip(pool.map(_score_chunk, chunks), chunks, strict=True):
+                _load_states(total, states)
+                resized += n
+                bar.update(len(c))
+    bar.close()
+    values = {k: float(v) for k, v in total.compute().items()}
+    curves = {k: v.tolist() for k, v in total.curves().items()}
+    return FolderScore(values, curves, len(pairs), resized, lonely)

@@ -1,0 +1,179 @@
+"""Experiment plumbing through the real CLI: resume, faults, DDP (simulated), W&B, sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO, run_cli
+from tests.test_train_cli import _tiny
+
+LIMITS = [
+    "+trainer.limit_train_batches=2",
+    "+trainer.limit_val_batches=1",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def _ckpt(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    res = run_cli("train", *_tiny(demo_root, first, "trainer.max_epochs=1", "test=false", *LIMITS))
+    assert res.returncode == 0, res.stderr[-3000:]
+    ck = _ckpt(first / "checkpoints" / "last.ckpt")
+    assert ck["global_step"] == 2 and ck["epoch"] == 0
+    second = tmp_path / "second"
+    res = run_cli(
+        "train",
+        *_tiny(
+            demo_root,
+            second,
+            "trainer.max_epochs=3",
+            "test=false",
+            f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
+            *LIMITS,
+        ),
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    ck2 = _ckpt(second / "checkpoints" / "last.ckpt")
+    assert ck2["global_step"] == 6 and ck2["epoch"] == 2
+    # the cosine schedule continued (T_max = 3 epochs): lr after 3 scheduler steps
+    sched = ck2["lr_schedulers"][0]
+    assert sched["last_epoch"] == 3
+    assert ck2["optimizer_states"][0]["state"], "optimizer moments restored and carried on"
+
+
+def test_non_finite_loss_stops_with_the_step(demo_root: Path, tmp_path: Path) -> None:
+    res = run_cli(
+        "train",
+        *_tiny(demo_root, tmp_path / "run", "optimizer.lr=1e30", "trainer.max_epochs=3", *LIMITS),
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    line = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert line and "non-finite loss" in line[0] and "global step" in line[0]
+
+
+def test_sigterm_saves_a_checkpoint(demo_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ras_lightning.train",
+            *_tiny(demo_root, run, "trainer.max_epochs=1000", *LIMITS),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert last.exists(), "no epoch finished"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert (run / "checkpoints" / "interrupted.ckpt").is_file(), err[-2000:]
+    ck = _ckpt(run / "checkpoints" / "interrupted.ckpt")
+    assert ck["global_step"] >= 2
+
+
+def test_ddp_sim_test_metrics_equal_single_process(demo_root: Path, tmp_path: Path) -> None:
+    ddp = tmp_path / "ddp"
+    res = run_cli(
+        "train", *_tiny(demo_root, ddp, "trainer=ddp_sim", "trainer.max_epochs=1", *LIMITS)
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    m_ddp = json.loads((ddp / "metrics.json").read_text())
+    best = sorted((ddp / "checkpoints").glob("best-*.ckpt"))
+    assert best, list((ddp / "checkpoints").iterdir())
+    single = tmp_path / "single"
+    res = run_cli("train", *_tiny(demo_root, single, "train=false", f"ckpt_path={best[0]}"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    m_one = json.loads((single / "metrics.json").read_text())
+    keys = [k for k in m_one if k.startswith("test/")]
+    assert len(keys) == 10  # the whole metric set, DEMO-TE (7 images: an uneven split)
+    for k in keys:
+        assert abs(m_ddp[k] - m_one[k]) <= 1e-5, (k, m_ddp[k], m_one[k])
+
+
+def test_wandb_offline_run_records_config_losses_metrics_and_panel(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    res = run_cli(
+        "train",
+        *_tiny(demo_root, run, "logger=wandb", "trainer.max_epochs=1", *LIMITS),
+        env={"WANDB_MODE": "offline"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = list((run / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    files = runs[0] / "files"
+    summary = json.loads((files / "wandb-summary.json").read_text())
+    for key in (
+        "train/loss",
+        "train/loss_side2",
+        "train/lr",
+        "val/DEMO-VAL/max_f",
+        "val/DEMO-VAL/s_measure",
+        "test/DEMO-TE/max_f",
+        "test/DEMO-TE/mae",
+    ):
+        assert key in summary, key
+    config = (files / "config.yaml").read_text()
+    assert "optimizer" in config and "DEMO-TR" in config
+    panels = list((files / "media" / "images").rglob("*.png"))
+    assert panels, "no photo | mask | prediction panel logged"
+
+
+def test_multirun_two_jobs_each_leave_metrics(demo_root: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    res = run_cli(
+        "train",
+        "-m",
+        f"data.root={demo_root}",
+        *[a for a in _tiny(demo_root, sweep) if not a.startswith(("hydra.run", "data.root"))],
+        f"hydra.sweep.dir={sweep}",
+        "optimizer.lr=1e-3,2e-3",
+        "debug=fast_dev_run",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    for job in ("0", "1"):
+        assert "test/DEMO-TE/max_f" in json.loads((sweep / job / "metrics.json").read_text())
+
+
+def test_optuna_sweep_returns_the_metric(demo_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    sweep = tmp_path / "sweep"
+    res = run_cli(
+        "train",
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        *[a for a in _tiny(demo_root, sweep) if not a.startswith("hydra.run")],
+        f"hydra.sweep.dir={sweep}",
+        "trainer.max_epochs=1",
+        *LIMITS,
+        "test=false",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    best = (sweep / "optimization_results.yaml").read_text()
+    assert "best_value" in best and "optimizer.lr" in best

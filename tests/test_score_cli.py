@@ -1,0 +1,103 @@
+"""``python -m ras_lightning.score`` on real files, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ras_lightning.metrics import METRIC_NAMES
+from tests.conftest import SOD_DIR, run_cli
+
+
+def _toy(
+    root: Path, n: int = 6, ext: str = ".png", size: tuple[int, int] = (40, 30)
+) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    gt, pred = root / "gt", root / "pred"
+    gt.mkdir(parents=True)
+    pred.mkdir(parents=True)
+    for i in range(n):
+        m = np.zeros((30, 40), np.uint8)
+        m[5 + i : 20, 8 : 30 - i] = 255
+        Image.fromarray(m).save(gt / f"img{i}.png")
+        noisy = np.clip(m * 0.8 + rng.normal(0, 30, m.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).resize(size).save(pred / f"img{i}{ext}")
+    return gt, pred
+
+
+def test_score_one_folder_jpg_maps_resized(tmp_path: Path) -> None:
+    gt, pred = _toy(tmp_path, ext=".jpg", size=(80, 60))
+    out = tmp_path / "out"
+    res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={out}", "workers=2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == list(METRIC_NAMES)
+    assert all(0 <= v <= 1 for v in metrics.values())
+    assert metrics["max_f"] > 0.8
+    assert "6 maps scored, 6 resized" in res.stderr
+    for name in ("metrics.md", "metrics.csv", "pr_curve_gt.png"):
+        assert (out / name).is_file(), name
+    assert (out / "f_curve_gt.png").stat().st_size > 1000
+
+
+def test_missing_maps_error_or_skip(tmp_path: Path) -> None:
+    gt, pred = _toy(tmp_path)
+    (pred / "img3.png").unlink()
+    res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "1 of 6 masks" in res.stderr and "img3" in res.stderr
+    res = run_cli(
+        "score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}", "missing=skip"
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "5 maps scored" in res.stderr
+
+
+def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
+    gt, pred = _toy(tmp_path / "A")
+    gt2, pred2 = _toy(tmp_path / "B", n=4)
+    out = tmp_path / "out"
+    res = run_cli(
+        "score",
+        f"output_dir={out}",
+        "workers=1",
+        f"+datasets={{A: {gt}, B: {gt2}}}",
+        f"+methods={{m1: {tmp_path}/{{dataset}}/pred, m2: {tmp_path}/{{dataset}}/pred}}",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = json.loads((out / "metrics.json").read_text())
+    assert set(data) == {"A", "B"} and set(data["A"]) == {"m1", "m2"}
+    assert data["A"]["m1"] == data["A"]["m2"]
+    table = (out / "metrics.md").read_text().splitlines()
+    assert len(table) == 2 + 4
+    assert (out / "pr_curve_A.png").is_file() and (out / "pr_curve_B.png").is_file()
+
+
+@pytest.mark.skipif(not SOD_DIR.is_dir(), reason="../shared/data/SOD absent")
+def test_score_real_sod_maps_equal_pysodmetrics(tmp_path: Path) -> None:
+    psm = pytest.importorskip("py_sod_metrics")
+    out = tmp_path / "out"
+    res = run_cli(
+        "score",
+        f"gt_dir={SOD_DIR / 'gt'}",
+        f"pred_dir={SOD_DIR / 'maps' / 'PiCANet'}",
+        f"output_dir={out}",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    ours = json.loads((out / "metrics.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s, w, m = psm.Smeasure(), psm.WeightedFmeasure(), psm.MAE()
+        for g in sorted((SOD_DIR / "gt").glob("*.png")):
+            gt = np.asarray(Image.open(g).convert("L"))
+            pred = np.asarray(Image.open(SOD_DIR / "maps" / "PiCANet" / g.name).convert("L"))
+            for metric in (s, w, m):
+                metric.step(pred=pred, gt=gt)
+    assert abs(ours["s_measure"] - s.get_results()["sm"]) <= 1e-6
+    assert abs(ours["weighted_f"] - w.get_results()["wfm"]) <= 1e-6
+    assert abs(ours["mae"] - m.get_results()["mae"]) <= 1e-6
