@@ -268,3 +268,12 @@ def test_multiscale_is_one_size_per_batch(demo_root: Path) -> None:
         assert out["image"].shape[-2:] == out["mask"].shape[-2:]
         sizes.add(out["image"].shape[-1])
     assert sizes <= {32, 48} and len(sizes) == 2
+
+
+def test_unpadded_distributed_sampler_covers_each_index_once() -> None:
+    from ras_lightning.data.samplers import UnpaddedDistributedSampler
+
+    data = list(range(7))
+    shards = [list(UnpaddedDistributedSampler(data, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == data
+    assert [len(UnpaddedDistributedSampler(data, 2, r)) for r in (0, 1)] == [4, 3]

@@ -177,3 +177,25 @@ def test_optuna_sweep_returns_the_metric(demo_root: Path, tmp_path: Path) -> Non
     assert res.returncode == 0, res.stderr[-3000:]
     best = (sweep / "optimization_results.yaml").read_text()
     assert "best_value" in best and "optimizer.lr" in best
+
+
+def test_seed_makes_cpu_runs_repeatable(demo_root: Path, tmp_path: Path) -> None:
+    results = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        res = run_cli(
+            "train",
+            *_tiny(
+                demo_root,
+                run,
+                "seed=7",
+                "trainer.max_epochs=1",
+                "data.recipe=v2",
+                "data.multiscale=[48,64]",
+                *LIMITS,
+            ),
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        results.append(json.loads((run / "metrics.json").read_text()))
+    assert results[0] == results[1]
+    assert results[0]["train/loss"] > 0

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 DEMO_SETS = {"DEMO-TR": 640, "DEMO-VAL": 48, "DEMO-TE": 96}
 SIZES = [(128, 128), (144, 112), (112, 144)]  # (width, height): a mix of aspect ratios
-_VERSION = 2  # bump when the generator changes so stale folders are regenerated
+_VERSION = 3  # bump when the generator changes so stale folders are regenerated
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
@@ -96,8 +96,8 @@ def make_scene(seed: int, size: tuple[int, int]) -> tuple[Image.Image, Image.Ima
     mask = Image.new("L", (w, h), 0)
     draw_p, draw_m = ImageDraw.Draw(photo), ImageDraw.Draw(mask)
     short = min(w, h)
-    for _ in range(int(rng.integers(4, 9))):  # distractors: small, not salient
-        r = short * rng.uniform(0.025, 0.055)
+    for _ in range(int(rng.integers(3, 8))):  # distractors: small, not salient
+        r = short * rng.uniform(0.02, 0.045)
         kind, geom = _shape(rng, rng.uniform(0, w), rng.uniform(0, h), r)
         _draw(draw_p, kind, geom, tuple(rng.integers(0, 256, 3).tolist()))
     for _ in range(1 if rng.random() < 0.75 else 2):  # salient objects

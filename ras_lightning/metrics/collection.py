@@ -8,7 +8,7 @@ from torch import nn
 from ras_lightning.metrics.emeasure import EMeasure
 from ras_lightning.metrics.fmeasure import FMeasure
 from ras_lightning.metrics.mae import MAE
-from ras_lightning.metrics.prepare import counts_at_thresholds, prepare
+from ras_lightning.metrics.prepare import prepare
 from ras_lightning.metrics.smeasure import SMeasure
 from ras_lightning.metrics.weighted_fmeasure import WeightedFMeasure
 
@@ -45,16 +45,10 @@ class SODMetrics(nn.Module):
         self.weighted_fmeasure = WeightedFMeasure() if weighted_f else None
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        p, g = prepare(pred, gt)
-        counts = counts_at_thresholds(p, g)
-        self.mae.update_prepared(p, g)
-        self.fmeasure.update_prepared(p, g, counts)
-        self.emeasure.update_prepared(p, g, counts)
-        self.smeasure.update_prepared(p, g)
-        if self.weighted_fmeasure is not None:
-            self.weighted_fmeasure.update_prepared(p, g)
-        # torchmetrics tracks "was update called" per metric; we bypassed update()
+        prep = prepare(pred, gt)
         for m in self._metrics():
+            m.update_prepared(prep)
+            # torchmetrics tracks "was update called" per metric; we bypassed update()
             m._update_count += 1
             m._computed = None
 

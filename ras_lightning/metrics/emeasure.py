@@ -5,13 +5,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import (
-    EPS,
-    NUM_BINS,
-    adaptive_binary,
-    counts_at_thresholds,
-    prepare,
-)
+from ras_lightning.metrics.prepare import EPS, NUM_BINS, Prepared, prepare
 
 
 def enhanced_alignment(
@@ -62,24 +56,20 @@ class EMeasure(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        p, g = prepare(pred, gt)
-        self.update_prepared(p, g, counts_at_thresholds(p, g))
+        self.update_prepared(prepare(pred, gt))
 
-    def update_prepared(
-        self, p: torch.Tensor, g: torch.Tensor, counts: tuple[torch.Tensor, ...]
-    ) -> None:
-        """Update from :func:`prepare`'s output and :func:`counts_at_thresholds`."""
-        tp, pp, gt_fg = counts
-        dtype = p.dtype
-        size = torch.tensor(p.shape[1] * p.shape[2], dtype=dtype, device=p.device)
-        gt_fg = gt_fg.to(dtype)[:, None]
-        curve = enhanced_alignment(tp.to(dtype), pp.to(dtype), gt_fg, size)
+    def update_prepared(self, prep: Prepared) -> None:
+        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
+        dtype = prep.p.dtype
+        size = torch.tensor(prep.size, dtype=dtype, device=prep.p.device)
+        gt_fg = prep.gt_fg.to(dtype)
+        curve = enhanced_alignment(prep.tp.to(dtype), prep.pp.to(dtype), gt_fg[:, None], size)
         self.e_sum += curve.sum(0).to(self.e_sum.dtype)
-        binary = adaptive_binary(p)
-        fg_fg = (binary & g).sum(dim=(1, 2)).to(dtype)
-        adaptive = enhanced_alignment(fg_fg, binary.sum(dim=(1, 2)).to(dtype), gt_fg[:, 0], size)
+        adaptive = enhanced_alignment(
+            prep.adaptive_tp.to(dtype), prep.adaptive_pp.to(dtype), gt_fg, size
+        )
         self.adaptive_sum += adaptive.sum().to(self.adaptive_sum.dtype)
-        self.count += p.shape[0]
+        self.count += prep.p.shape[0]
 
     def compute(self) -> dict[str, torch.Tensor]:
         n = self.count.clamp(min=1).to(self.e_sum.dtype)

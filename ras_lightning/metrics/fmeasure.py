@@ -5,12 +5,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import (
-    NUM_BINS,
-    adaptive_binary,
-    counts_at_thresholds,
-    prepare,
-)
+from ras_lightning.metrics.prepare import NUM_BINS, Prepared, prepare
 
 
 def f_score(precision: torch.Tensor, recall: torch.Tensor, beta2: float) -> torch.Tensor:
@@ -45,30 +40,23 @@ class FMeasure(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        p, g = prepare(pred, gt)
-        self.update_prepared(p, g, counts_at_thresholds(p, g))
+        self.update_prepared(prepare(pred, gt))
 
-    def update_prepared(
-        self, p: torch.Tensor, g: torch.Tensor, counts: tuple[torch.Tensor, ...]
-    ) -> None:
-        """Update from :func:`prepare`'s output and :func:`counts_at_thresholds`."""
-        tp, pp, t = counts
-        tp, pp = tp.to(p.dtype), pp.to(p.dtype)
+    def update_prepared(self, prep: Prepared) -> None:
+        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
+        dtype = prep.p.dtype
+        tp, pp = prep.tp.to(dtype), prep.pp.to(dtype)
         precision = tp / torch.where(pp == 0, torch.ones_like(pp), pp)
-        recall = tp / t.clamp(min=1).to(p.dtype)[:, None]
+        recall = tp / prep.gt_fg.clamp(min=1).to(dtype)[:, None]
         self.f_sum += f_score(precision, recall, self.beta2).sum(0).to(self.f_sum.dtype)
         self.precision_sum += precision.sum(0).to(self.precision_sum.dtype)
         self.recall_sum += recall.sum(0).to(self.recall_sum.dtype)
-        self.adaptive_sum += self._adaptive(p, g).sum().to(self.adaptive_sum.dtype)
-        self.count += p.shape[0]
-
-    def _adaptive(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        binary = adaptive_binary(p)
-        inter = (binary & g).sum(dim=(1, 2)).to(p.dtype)
-        pre = inter / binary.sum(dim=(1, 2)).clamp(min=1).to(p.dtype)
-        rec = inter / g.sum(dim=(1, 2)).clamp(min=1).to(p.dtype)
-        f = (1 + self.beta2) * pre * rec / torch.where(inter == 0, 1.0, self.beta2 * pre + rec)
-        return torch.where(inter == 0, torch.zeros_like(f), f)
+        inter = prep.adaptive_tp.to(dtype)
+        pre = inter / prep.adaptive_pp.clamp(min=1).to(dtype)
+        rec = inter / prep.gt_fg.clamp(min=1).to(dtype)
+        adaptive = torch.where(inter == 0, torch.zeros_like(inter), f_score(pre, rec, self.beta2))
+        self.adaptive_sum += adaptive.sum().to(self.adaptive_sum.dtype)
+        self.count += prep.p.shape[0]
 
     def compute(self) -> dict[str, torch.Tensor]:
         n = self.count.clamp(min=1).to(self.f_sum.dtype)

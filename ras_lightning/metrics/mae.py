@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import prepare
+from ras_lightning.metrics.prepare import Prepared, normalise
 
 
 class MAE(Metric):
@@ -20,10 +20,14 @@ class MAE(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        self.update_prepared(*prepare(pred, gt))
+        p, g = normalise(pred, gt)
+        self._add(p, g)
 
-    def update_prepared(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        """Update from :func:`prepare`'s output."""
+    def update_prepared(self, prep: Prepared) -> None:
+        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
+        self._add(prep.p, prep.g)
+
+    def _add(self, p: torch.Tensor, g: torch.Tensor) -> None:
         self.total += (p - g.to(p.dtype)).abs().mean(dim=(1, 2)).sum().to(self.total.dtype)
         self.count += p.shape[0]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import EPS, prepare
+from ras_lightning.metrics.prepare import EPS, Prepared, normalise
 
 
 def _s_object(x: torch.Tensor) -> torch.Tensor:
@@ -68,10 +68,13 @@ class SMeasure(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        self.update_prepared(*prepare(pred, gt))
+        self._add(*normalise(pred, gt))
 
-    def update_prepared(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        """Update from :func:`prepare`'s output."""
+    def update_prepared(self, prep: Prepared) -> None:
+        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
+        self._add(prep.p, prep.g)
+
+    def _add(self, p: torch.Tensor, g: torch.Tensor) -> None:
         for i in range(p.shape[0]):
             self.total += s_measure(p[i], g[i], self.alpha).to(self.total.dtype)
         self.count += p.shape[0]

@@ -12,7 +12,7 @@ import torch
 from scipy import ndimage
 from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import EPS, prepare
+from ras_lightning.metrics.prepare import EPS, Prepared, normalise
 
 
 def _gauss_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
@@ -64,10 +64,13 @@ class WeightedFMeasure(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        self.update_prepared(*prepare(pred, gt))
+        self._add(*normalise(pred, gt))
 
-    def update_prepared(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        """Update from :func:`prepare`'s output."""
+    def update_prepared(self, prep: Prepared) -> None:
+        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
+        self._add(prep.p, prep.g)
+
+    def _add(self, p: torch.Tensor, g: torch.Tensor) -> None:
         pn = p.detach().to("cpu", torch.float64).numpy()
         gn = g.detach().cpu().numpy()
         total = sum(weighted_f(pn[i], gn[i], self.beta2) for i in range(pn.shape[0]))
