@@ -69,10 +69,9 @@ def run(cfg: DictConfig) -> dict:
             curves[method] = score.curves
         if cfg.plots:
             plot_curves(curves, out, dataset)
-    write_json(
-        rows[0] and {k: rows[0][k] for k in METRIC_NAMES} if single else results,
-        out / "metrics.json",
-    )
+    # one folder: the ten metric keys at the top level; several: {dataset: {method: {...}}}
+    summary = {k: rows[0][k] for k in METRIC_NAMES} if single else results
+    write_json(summary, out / "metrics.json")
     write_tables(rows, out)
     print((out / "metrics.md").read_text(), end="")
     log.info("wrote %s", out / "metrics.json")

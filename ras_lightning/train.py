@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 import ras_lightning.config  # noqa: F401  (registers the config resolvers)
@@ -78,9 +80,14 @@ def run(cfg: DictConfig) -> float | None:
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         # our own checkpoints hold the loop and callback states: trusted, full unpickling
-        trainer.fit(
-            model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False
-        )
+        try:
+            trainer.fit(
+                model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False
+            )
+        except SIGTERMException:
+            # Lightning exits with status 0 on SIGTERM; report the interruption instead
+            log.error("stopped by SIGTERM; the interrupted.ckpt in checkpoints/ resumes it")
+            sys.exit(143)
         metrics.update(_flat_metrics(trainer.callback_metrics))
     if cfg.get("test"):
         ckpt = cfg.get("ckpt_path")  # test-only runs evaluate the given checkpoint

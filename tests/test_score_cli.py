@@ -37,12 +37,14 @@ def test_score_one_folder_jpg_maps_resized(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == list(METRIC_NAMES)
-    assert all(0 <= v <= 1 for v in metrics.values())
+    # E-measure divides by (pixels - 1), as PySODMetrics, so a perfect map scores just above 1
+    assert all(0 <= v <= 1.01 for v in metrics.values())
     assert metrics["max_f"] > 0.8
-    assert "6 maps scored, 6 resized" in res.stderr
-    for name in ("metrics.md", "metrics.csv", "pr_curve_gt.png"):
+    assert "6 maps scored, 6 resized" in res.stdout + res.stderr
+    for name in ("metrics.md", "metrics.csv"):
         assert (out / name).is_file(), name
-    assert (out / "f_curve_gt.png").stat().st_size > 1000
+    assert len(list(out.glob("pr_curve_*.png"))) == 1
+    assert next(out.glob("f_curve_*.png")).stat().st_size > 1000
 
 
 def test_missing_maps_error_or_skip(tmp_path: Path) -> None:
@@ -55,7 +57,7 @@ def test_missing_maps_error_or_skip(tmp_path: Path) -> None:
         "score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}", "missing=skip"
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "5 maps scored" in res.stderr
+    assert "5 maps scored" in res.stdout + res.stderr
 
 
 def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
         f"output_dir={out}",
         "workers=1",
         f"+datasets={{A: {gt}, B: {gt2}}}",
-        f"+methods={{m1: {tmp_path}/{{dataset}}/pred, m2: {tmp_path}/{{dataset}}/pred}}",
+        f"+methods={{m1: '{tmp_path}/{{dataset}}/pred', m2: '{tmp_path}/{{dataset}}/pred'}}",
     )
     assert res.returncode == 0, res.stderr[-2000:]
     data = json.loads((out / "metrics.json").read_text())

@@ -1,7 +1,25 @@
-"""Data: discovery and pairing, the authors' recipes, the demo generator, the DataModule."""
+"""Data: discovery and pairing, the authors' recipes, the demo generator, the DataModule.
 
-from ras_lightning.data.datamodule import SODDataModule, discover_set
-from ras_lightning.data.demo import make_demo_data
-from ras_lightning.data.discovery import DataError
+Names are imported lazily so light users (``score`` needs only the file discovery) do not pay
+for Lightning and albumentations at start-up.
+"""
 
-__all__ = ["DataError", "SODDataModule", "discover_set", "make_demo_data"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "SODDataModule": "ras_lightning.data.datamodule",
+    "discover_set": "ras_lightning.data.datamodule",
+    "make_demo_data": "ras_lightning.data.demo",
+    "DataError": "ras_lightning.data.discovery",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ras_lightning.data' has no attribute {name!r}")

@@ -40,9 +40,13 @@ def s_measure(p: torch.Tensor, g: torch.Tensor, alpha: float = 0.5) -> torch.Ten
         return p.mean()
     obj = y * _s_object(p[g]) + (1 - y) * _s_object((1 - p)[~g])
     h, w = g.shape
-    # foreground centroid (round half to even, as NumPy), plus one as in the MATLAB code
-    coords = torch.nonzero(g).to(p.dtype).mean(dim=0).round()
-    cy, cx = int(coords[0]) + 1, int(coords[1]) + 1
+    # foreground centroid (round half to even, as NumPy), plus one as in the MATLAB code; from
+    # row and column counts (exact integer sums) rather than a list of every pixel's index
+    n = g.sum()
+    gd = g.to(p.dtype)
+    cy = int((torch.arange(h, dtype=p.dtype, device=p.device) * gd.sum(1)).sum().div(n).round())
+    cx = int((torch.arange(w, dtype=p.dtype, device=p.device) * gd.sum(0)).sum().div(n).round())
+    cy, cx = cy + 1, cx + 1
     area = h * w
     w_lt, w_rt, w_lb = cx * cy / area, cy * (w - cx) / area, (h - cy) * cx / area
     w_rb = 1 - w_lt - w_rt - w_lb
