@@ -2,8 +2,9 @@
 
 Maps are paired with masks by file stem whatever the extension (maps are often saved as
 .jpg); a map whose size differs from its mask is resized to it (bilinear, as
-PySODEvalToolkit does) and counted. Images are scored in parallel worker processes; each
-returns the summed metric states, which are added up (the metrics are sums over images).
+PySODEvalToolkit does) and counted. Images are scored in parallel worker processes with the
+NumPy kernels (:mod:`ras_lightning.metrics.numpy_kernels`, no torch import); each worker
+returns per-image sums, which are added up (every metric is a mean over images).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
-from ras_lightning.metrics import SODMetrics
+from ras_lightning.metrics.numpy_kernels import image_stats, summarise
 
 
 @dataclass
@@ -78,35 +78,17 @@ def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
     return arr
 
 
-def _score_chunk(pairs: Sequence[tuple[str, str]]) -> tuple[dict, int]:
-    torch.set_num_threads(1)
-    metrics = SODMetrics()
+def _score_chunk(pairs: Sequence[tuple[str, str]]) -> tuple[dict, int, int]:
+    totals: dict = {}
     resized = 0
     for gt_path, pred_path in pairs:
         gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
         if pred.shape != gt.shape:
             pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
             resized += 1
-        # float64 as NumPy divides, so the 256-level binning truncates exactly as PySODMetrics
-        metrics.update(torch.from_numpy(pred / 255.0), torch.from_numpy(gt / 255.0))
-    return _states(metrics), resized
-
-
-def _states(metrics: SODMetrics) -> dict[str, dict[str, torch.Tensor]]:
-    return {
-        name: {k: getattr(m, k).clone() for k in m._defaults}
-        for name, m in metrics.named_children()
-        if m is not None
-    }
-
-
-def _load_states(metrics: SODMetrics, states: dict) -> None:
-    for name, st in states.items():
-        m = getattr(metrics, name)
-        for k, v in st.items():
-            setattr(m, k, getattr(m, k) + v)
-        m._update_count += 1
-        m._computed = None
+        for k, v in image_stats(pred, gt).items():
+            totals[k] = totals[k] + v if k in totals else v
+    return totals, len(pairs), resized
 
 
 def default_workers() -> int:
@@ -134,22 +116,27 @@ def score_folder(
     workers = workers or default_workers()
     chunk = max(1, min(16, len(pairs) // (workers * 4) or 1))
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
-    total = SODMetrics()
-    resized = 0
+    totals: dict = {}
+    count = resized = 0
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
-    if workers == 1:
-        results = map(_score_chunk, chunks)
-        for (states, n), c in zip(results, chunks, strict=True):
-            _load_states(total, states)
-            resized += n
-            bar.update(len(c))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for (states, n), c in zip(pool.map(_score_chunk, chunks), chunks, strict=True):
-                _load_states(total, states)
-                resized += n
-                bar.update(len(c))
-    bar.close()
-    values = {k: float(v) for k, v in total.compute().items()}
-    curves = {k: v.tolist() for k, v in total.curves().items()}
-    return FolderScore(values, curves, len(pairs), resized, lonely)
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        results = pool.map(_score_chunk, chunks) if pool else map(_score_chunk, chunks)
+        for part, n, r in results:
+            for k, v in part.items():
+                totals[k] = totals[k] + v if k in totals else v
+            count += n
+            resized += r
+            bar.update(n)
+    finally:
+        if pool:
+            pool.shutdown()
+        bar.close()
+    values = summarise(totals, count)
+    curves = {
+        "precision": (totals["precision"] / count).tolist(),
+        "recall": (totals["recall"] / count).tolist(),
+        "f": (totals["f_curve"] / count).tolist(),
+        "e": (totals["e_curve"] / count).tolist(),
+    }
+    return FolderScore(values, curves, count, resized, lonely)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from PIL import Image
 
 from ras_lightning.metrics import METRIC_NAMES
 from tests.conftest import SOD_DIR, run_cli
+from tests.test_metrics import _theirs
 
 
 def _toy(
@@ -82,7 +82,6 @@ def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not SOD_DIR.is_dir(), reason="../shared/data/SOD absent")
 def test_score_real_sod_maps_equal_pysodmetrics(tmp_path: Path) -> None:
-    psm = pytest.importorskip("py_sod_metrics")
     out = tmp_path / "out"
     res = run_cli(
         "score",
@@ -92,14 +91,13 @@ def test_score_real_sod_maps_equal_pysodmetrics(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr[-2000:]
     ours = json.loads((out / "metrics.json").read_text())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s, w, m = psm.Smeasure(), psm.WeightedFmeasure(), psm.MAE()
-        for g in sorted((SOD_DIR / "gt").glob("*.png")):
-            gt = np.asarray(Image.open(g).convert("L"))
-            pred = np.asarray(Image.open(SOD_DIR / "maps" / "PiCANet" / g.name).convert("L"))
-            for metric in (s, w, m):
-                metric.step(pred=pred, gt=gt)
-    assert abs(ours["s_measure"] - s.get_results()["sm"]) <= 1e-6
-    assert abs(ours["weighted_f"] - w.get_results()["wfm"]) <= 1e-6
-    assert abs(ours["mae"] - m.get_results()["mae"]) <= 1e-6
+    pairs = []
+    for g in sorted((SOD_DIR / "gt").glob("*.png")):
+        gt = np.asarray(Image.open(g).convert("L"))
+        pairs.append(
+            (np.asarray(Image.open(SOD_DIR / "maps" / "PiCANet" / g.name).convert("L")), gt)
+        )
+    theirs = _theirs(pairs)
+    assert list(ours) == list(METRIC_NAMES)
+    for k, v in theirs.items():
+        assert abs(ours[k] - v) <= 1e-6, (k, ours[k], v)

@@ -1,18 +1,29 @@
-"""Salient-object-detection metrics as torchmetrics ``Metric``s (PySODMetrics semantics)."""
+"""Salient-object-detection metrics as torchmetrics ``Metric``s (PySODMetrics semantics).
 
-from ras_lightning.metrics.collection import METRIC_NAMES, SODMetrics
-from ras_lightning.metrics.emeasure import EMeasure
-from ras_lightning.metrics.fmeasure import FMeasure
-from ras_lightning.metrics.mae import MAE
-from ras_lightning.metrics.smeasure import SMeasure
-from ras_lightning.metrics.weighted_fmeasure import WeightedFMeasure
+Imported lazily: the NumPy scorer (:mod:`ras_lightning.metrics.numpy_kernels`) and the metric
+names load without torch/torchmetrics.
+"""
 
-__all__ = [
-    "MAE",
-    "METRIC_NAMES",
-    "EMeasure",
-    "FMeasure",
-    "SMeasure",
-    "SODMetrics",
-    "WeightedFMeasure",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ras_lightning.metrics.names import METRIC_NAMES
+
+_LAZY = {
+    "MAE": "ras_lightning.metrics.mae",
+    "FMeasure": "ras_lightning.metrics.fmeasure",
+    "EMeasure": "ras_lightning.metrics.emeasure",
+    "SMeasure": "ras_lightning.metrics.smeasure",
+    "WeightedFMeasure": "ras_lightning.metrics.weighted_fmeasure",
+    "SODMetrics": "ras_lightning.metrics.collection",
+}
+
+__all__ = ["METRIC_NAMES", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ras_lightning.metrics' has no attribute {name!r}")

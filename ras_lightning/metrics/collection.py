@@ -8,22 +8,10 @@ from torch import nn
 from ras_lightning.metrics.emeasure import EMeasure
 from ras_lightning.metrics.fmeasure import FMeasure
 from ras_lightning.metrics.mae import MAE
+from ras_lightning.metrics.names import METRIC_NAMES  # noqa: F401  (re-exported)
 from ras_lightning.metrics.prepare import prepare
 from ras_lightning.metrics.smeasure import SMeasure
 from ras_lightning.metrics.weighted_fmeasure import WeightedFMeasure
-
-METRIC_NAMES = (
-    "mae",
-    "s_measure",
-    "weighted_f",
-    "max_f",
-    "mean_f",
-    "adaptive_f",
-    "max_e",
-    "mean_e",
-    "adaptive_e",
-    "max_f_dataset_pr",
-)
 
 
 class SODMetrics(nn.Module):
