@@ -6,8 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ras_lightning.metrics import METRIC_NAMES
 
 # Column titles of the tables, in METRIC_NAMES order.
@@ -52,45 +50,44 @@ def plot_curves(
     curves: dict[str, dict[str, list[float]]], out_dir: Path, dataset: str
 ) -> list[Path]:
     """PR curve and F-measure-vs-threshold curve of every method on ``dataset`` (PNG)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)
+    thresholds = list(range(255, -1, -1))
+    pr = {m: (c["recall"], c["precision"]) for m, c in curves.items()}
+    fm = {m: (thresholds, c["f"]) for m, c in curves.items()}
+    return [
+        _plot(
+            pr,
+            ("recall", "precision"),
+            f"PR curves: {dataset}",
+            (0, 1),
+            out_dir / f"pr_curve_{safe}.png",
+        ),
+        _plot(
+            fm,
+            ("threshold", "F-measure (beta^2 = 0.3)"),
+            f"F-measure: {dataset}",
+            (0, 255),
+            out_dir / f"f_curve_{safe}.png",
+        ),
+    ]
+
+
+def _plot(
+    lines: dict, labels: tuple[str, str], title: str, xlim: tuple[int, int], path: Path
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)
-    thresholds = np.arange(255, -1, -1)
-    paths = []
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    for method, c in curves.items():
-        ax.plot(c["recall"], c["precision"], label=method, lw=1.5)
-    ax.set(
-        xlabel="recall",
-        ylabel="precision",
-        title=f"PR curves: {dataset}",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
+    for method, (x, y) in lines.items():
+        ax.plot(x, y, label=method, lw=1.5)
+    ax.set(xlabel=labels[0], ylabel=labels[1], title=title, xlim=xlim, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     fig.tight_layout()
-    paths.append(out_dir / f"pr_curve_{safe}.png")
-    fig.savefig(paths[-1], dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    for method, c in curves.items():
-        ax.plot(thresholds, c["f"], label=method, lw=1.5)
-    ax.set(
-        xlabel="threshold",
-        ylabel="F-measure (beta^2 = 0.3)",
-        title=f"F-measure: {dataset}",
-        xlim=(0, 255),
-        ylim=(0, 1.02),
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    paths.append(out_dir / f"f_curve_{safe}.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    return paths
+    return path

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO, run_cli
+from ras_lightning.schedules import Triangular
+from tests.conftest import ECSSD_DIR, REPO, run_cli
 from tests.test_train_cli import _tiny
 from tests.wandb_records import logged_keys
 
@@ -210,3 +211,40 @@ def test_seed_makes_cpu_runs_repeatable(demo_root: Path, tmp_path: Path) -> None
         results.append(json.loads((run / "metrics.json").read_text()))
     assert results[0] == results[1]
     assert results[0]["train/loss"] > 0
+
+
+@pytest.mark.skipif(not ECSSD_DIR.is_dir(), reason="../shared/data/ECSSD-100 absent")
+def test_strategy_v2_runs_on_real_photos(tmp_path: Path) -> None:
+    """The v2 recipe end to end (SGD groups, frozen stem, triangular lr, multi-scale batches)
+    on real ECSSD photos in their own layout, standing in for DUTS-TR."""
+    root = tmp_path / "sod"
+    root.mkdir()
+    (root / "DUTS-TR").symlink_to(ECSSD_DIR, target_is_directory=True)
+    run = tmp_path / "run"
+    res = run_cli(
+        "train",
+        "strategy=v2",
+        f"data.root={root}",
+        f"hydra.run.dir={run}",
+        "model.pretrained_backbone=false",
+        "data.test_sets=[DUTS-TR]",
+        "data.image_size=64",
+        "data.multiscale=[48,64]",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_test_batches=2",
+        *LIMITS[1:],
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "val/DUTS-TR-holdout/max_f" in metrics and "test/DUTS-TR/weighted_f" in metrics
+    ck = _ckpt(run / "checkpoints" / "last.ckpt")
+    groups = ck["optimizer_states"][0]["param_groups"]
+    assert [g["name"] for g in groups] == ["backbone", "head"]
+    # head lr 0.05 and backbone lr 0.005, both times the triangular factor of the saved epoch
+    factor = Triangular(2)(ck["lr_schedulers"][0]["last_epoch"])
+    assert groups[1]["lr"] == pytest.approx(0.05 * factor, abs=1e-12)
+    assert groups[0]["lr"] == pytest.approx(0.005 * factor, abs=1e-12)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
 
-from ras_lightning.metrics.prepare import EPS, Prepared, normalise
+from ras_lightning.metrics.image_mean import ImageMeanMetric
+from ras_lightning.metrics.prepare import EPS
 
 
 def _s_object(x: torch.Tensor) -> torch.Tensor:
@@ -59,29 +59,12 @@ def s_measure(p: torch.Tensor, g: torch.Tensor, alpha: float = 0.5) -> torch.Ten
     return torch.clamp(alpha * obj + (1 - alpha) * region, min=0)
 
 
-class SMeasure(Metric):
+class SMeasure(ImageMeanMetric):
     """Mean S-measure over images (object- and region-aware structural similarity)."""
-
-    full_state_update = False
-    higher_is_better = True
 
     def __init__(self, alpha: float = 0.5, **kwargs) -> None:
         super().__init__(**kwargs)
         self.alpha = alpha
-        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        self._add(*normalise(pred, gt))
-
-    def update_prepared(self, prep: Prepared) -> None:
-        """Update from :func:`~ras_lightning.metrics.prepare.prepare`'s result."""
-        self._add(prep.p, prep.g)
-
-    def _add(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        for i in range(p.shape[0]):
-            self.total += s_measure(p[i], g[i], self.alpha).to(self.total.dtype)
-        self.count += p.shape[0]
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count.clamp(min=1)
+    def scores(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return torch.stack([s_measure(p[i], g[i], self.alpha) for i in range(p.shape[0])])
