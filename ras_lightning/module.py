@@ -31,6 +31,8 @@ class RASModule(L.LightningModule):
         reset_optimizer_at_epoch: clear the optimizer's state (e.g. Adam's moments) at the
             start of this 0-based epoch; the v1 authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
+        input_recipe, eval_size: the normalisation ('v1' ImageNet or 'v2' F3Net) and the square
+            size the network was trained to see; saved in checkpoints for ``eval``/``predict``.
     """
 
     def __init__(
@@ -45,6 +47,8 @@ class RASModule(L.LightningModule):
         divide_loss_by_batch: bool = False,
         reset_optimizer_at_epoch: int | None = None,
         channels_last: bool = False,
+        input_recipe: str = "v1",
+        eval_size: int = 352,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])

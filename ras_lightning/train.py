@@ -38,13 +38,18 @@ def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def build_module(cfg: DictConfig) -> L.LightningModule:
+def build_module(
+    cfg: DictConfig, datamodule: L.LightningDataModule | None = None
+) -> L.LightningModule:
     """The RASModule from the model, optimizer and scheduler nodes."""
     from ras_lightning.module import RASModule
 
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     model_kw = OmegaConf.to_container(cfg.model, resolve=True)
     assert isinstance(model_kw, dict)
+    if datamodule is not None:  # saved with the weights, so inference preprocesses the same way
+        model_kw.setdefault("input_recipe", datamodule.recipe)
+        model_kw.setdefault("eval_size", datamodule.eval_size)
     try:
         return RASModule(**model_kw, optimizer=instantiate(cfg.optimizer), scheduler=scheduler)
     except (RuntimeError, FileNotFoundError, ValueError) as err:
@@ -65,7 +70,7 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.setup("fit")
     if cfg.get("test"):
         datamodule.setup("test")
-    model = build_module(cfg)
+    model = build_module(cfg, datamodule)
 
     callbacks = []
     for name, cb_cfg in (cfg.get("callbacks") or {}).items():

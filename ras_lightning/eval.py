@@ -1,0 +1,140 @@
+"""``python -m ras_lightning.eval``: the paper's evaluation for a checkpoint or released weights.
+
+For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``, 8-bit,
+min-max normalised per image as the authors unless ``minmax=false``), scored with the full
+metric set; then ``OUT/metrics.json``, a paper-style table ``OUT/metrics.md`` (E-measure,
+S-measure, F-measure, MAE per set; FPS and model size) and the full table
+``OUT/metrics_full.md`` / ``.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import hydra
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from ras_lightning.errors import user_errors
+
+log = logging.getLogger("ras_lightning.eval")
+
+
+def run(cfg: DictConfig) -> dict:
+    from ras_lightning.data.datamodule import discover_set
+    from ras_lightning.data.discovery import find_set_dirs
+    from ras_lightning.fps import device_name, measure_fps, model_size_mb
+    from ras_lightning.inference import Predictor, to_uint8_map
+    from ras_lightning.reports import write_json, write_tables
+    from ras_lightning.scoring import score_folder
+    from ras_lightning.weights import load_weights
+
+    out = Path(str(cfg.output_dir)).expanduser()
+    layouts = dict(cfg.data.get("layouts") or {})
+    # every set is found and paired before any prediction starts
+    sets = {
+        name: discover_set(cfg.data.root, name, cfg.data.on_unpaired, layouts.get(name))
+        for name in cfg.data.test_sets
+    }
+    weights = load_weights(cfg.weights)
+    predictor = Predictor(
+        weights, cfg.device, cfg.batch_size, cfg.fold_bn, cfg.channels_last, cfg.half
+    )
+    results: dict = {}
+    rows = []
+    for name, samples in sets.items():
+        set_out = out / name
+        set_out.mkdir(parents=True, exist_ok=True)
+
+        def photos(samples=samples):
+            for s in samples:
+                img = cv2.imread(s.image, cv2.IMREAD_COLOR)
+                if img is None:
+                    raise ValueError(f"cannot read image {s.image}")
+                yield s.name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+        bar = tqdm(
+            total=len(samples), desc=f"predict {name}", disable=not cfg.progress, leave=False
+        )
+        for stem, prob in predictor.iter_predict(photos()):
+            cv2.imwrite(str(set_out / f"{stem}.png"), to_uint8_map(prob, cfg.minmax))
+            bar.update(1)
+        bar.close()
+        mask_dir = find_set_dirs(
+            cfg.data.root, name, *(layouts.get(name, {}).get(k) for k in ("image_dir", "mask_dir"))
+        )[1]
+        score = score_folder(
+            mask_dir,
+            set_out,
+            "skip" if cfg.data.on_unpaired == "skip" else "error",
+            cfg.workers,
+            cfg.progress,
+            desc=f"score {name}",
+        )
+        results[name] = score.metrics
+        rows.append(
+            {
+                "dataset": name,
+                "method": Path(str(cfg.weights)).name,
+                "count": score.count,
+                **score.metrics,
+            }
+        )
+        log.info(
+            "%s: %d maps, max_f %.4f, mae %.4f",
+            name,
+            score.count,
+            score.metrics["max_f"],
+            score.metrics["mae"],
+        )
+    fps = None
+    if cfg.fps:
+        fps = measure_fps(
+            predictor.net,
+            predictor.device,
+            weights.size,
+            cfg.fps_runs,
+            channels_last=cfg.channels_last,
+            half=predictor.autocast,
+        )
+    info = {
+        "weights": str(cfg.weights),
+        "version": weights.net.version,
+        "input_size": weights.size,
+        "fps": fps,
+        "fps_device": device_name(predictor.device),
+        "model_size_mb": round(model_size_mb(weights.net), 1),
+    }
+    write_json({"sets": results, **info}, out / "metrics.json")
+    write_tables(rows, out, "metrics_full")
+    lines = [
+        "| dataset | images | E-measure (max) | S-measure | F-measure (max) | MAE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['count']} | {r['max_e']:.3f} | {r['s_measure']:.3f} "
+            f"| {r['max_f']:.3f} | {r['mae']:.3f} |"
+        )
+    fps_text = f"{fps:.1f} FPS on {info['fps_device']}" if fps else "FPS not measured"
+    lines.append("")
+    lines.append(
+        f"RAS {weights.net.version} ({Path(str(cfg.weights)).name}), input "
+        f"{weights.size}x{weights.size}: {fps_text} (batch 1, network only); "
+        f"model size {info['model_size_mb']} MB."
+    )
+    (out / "metrics.md").write_text("\n".join(lines) + "\n")
+    print((out / "metrics.md").read_text(), end="")
+    return {"sets": results, **info}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    with user_errors():
+        run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Frames per second as the RAS paper measures it: batch 1, warm-up, synchronised, network only."""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import torch
+from torch import nn
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or "CPU"
+    return f"{model} ({torch.get_num_threads()} threads)"
+
+
+def measure_fps(
+    net: nn.Module,
+    device: torch.device,
+    size: int = 352,
+    runs: int = 20,
+    warmup: int = 5,
+    channels_last: bool = False,
+    half: bool = False,
+) -> float:
+    """Forward passes per second of ``net`` on one (1, 3, size, size) input."""
+    x = torch.randn(1, 3, size, size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, torch.float16, enabled=half and device.type == "cuda"),
+    ):
+        for _ in range(warmup):
+            net(x)
+        sync()
+        t = time.perf_counter()
+        for _ in range(runs):
+            net(x)
+        sync()
+    return runs / (time.perf_counter() - t)
+
+
+def model_size_mb(net: nn.Module) -> float:
+    """Size of the fp32 state dict (parameters and buffers) in MB (1e6 bytes), as a .pth file."""
+    return sum(t.numel() * t.element_size() for t in net.state_dict().values()) / 1e6
