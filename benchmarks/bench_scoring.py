@@ -53,8 +53,16 @@ def main() -> None:
     args = ap.parse_args()
     n = len(list(Path(args.gt).glob("*.png")))
     with tempfile.TemporaryDirectory() as out:
-        ours_cmd = [sys.executable, "-m", "ras_lightning.score", f"gt_dir={args.gt}",
-                    f"pred_dir={args.maps}", f"output_dir={out}", "plots=false", "progress=false"]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "ras_lightning.score",
+            f"gt_dir={args.gt}",
+            f"pred_dir={args.maps}",
+            f"output_dir={out}",
+            "plots=false",
+            "progress=false",
+        ]
         theirs_cmd = [sys.executable, "-c", PYSOD_LOOP, args.gt, args.maps]
         theirs, ours = [], []
         for _ in range(args.repeat):
