@@ -74,37 +74,19 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-class Predictor:
-    """Saliency maps for RGB photos of any size, at their original size, in [0, 1]."""
+class BatchedPredictor:
+    """Batching and pre/post-processing shared by the inference backends.
 
-    def __init__(
-        self,
-        weights: Weights,
-        device: str = "auto",
-        batch_size: int = 8,
-        fold_bn: bool = True,
-        channels_last: bool = True,
-        half: bool = True,
-    ) -> None:
-        self.device = pick_device(device)
-        net = fold_batchnorm(weights.net) if fold_bn else weights.net.eval()
-        self.channels_last = channels_last
-        self.net = net.to(
-            self.device,
-            memory_format=torch.channels_last if channels_last else torch.contiguous_format,
-        )
-        self.recipe, self.size = weights.recipe, weights.size
-        self.batch_size = max(1, batch_size)
-        self.autocast = half and self.device.type == "cuda"
+    A backend sets ``recipe``, ``size`` and ``batch_size`` and implements :meth:`_maps`.
+    """
 
-    @torch.inference_mode()
-    def _run(self, batch: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(batch).to(self.device)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.autocast):
-            logits = self.net(x)[0]
-        return torch.sigmoid(logits.float())
+    recipe: str
+    size: int
+    batch_size: int
+
+    def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Saliency maps in [0, 1] for a preprocessed batch, each resized to its (h, w)."""
+        raise NotImplementedError
 
     def predict(self, photos: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One float32 (H, W) map in [0, 1] per RGB photo, at the photo's size."""
@@ -125,12 +107,46 @@ class Predictor:
 
     def _flush(self, items: list[tuple[Any, np.ndarray]]) -> Iterator[tuple[Any, np.ndarray]]:
         batch = np.stack([preprocess(p, self.recipe, self.size) for _, p in items])
-        prob = self._run(batch)
-        for i, (key, photo) in enumerate(items):
-            h, w = photo.shape[:2]
-            # back to the photo's size, bilinear, as the authors' test scripts
-            out = F.interpolate(prob[i : i + 1], size=(h, w), mode="bilinear", align_corners=False)
-            yield key, out[0, 0].float().cpu().numpy()
+        maps = self._maps(batch, [p.shape[:2] for _, p in items])
+        yield from zip((key for key, _ in items), maps, strict=True)
+
+
+class Predictor(BatchedPredictor):
+    """Saliency maps for RGB photos of any size with a PyTorch network (CPU or GPU)."""
+
+    def __init__(
+        self,
+        weights: Weights,
+        device: str = "auto",
+        batch_size: int = 8,
+        fold_bn: bool = True,
+        channels_last: bool = True,
+        half: bool = True,
+    ) -> None:
+        self.device = pick_device(device)
+        net = fold_batchnorm(weights.net) if fold_bn else weights.net.eval()
+        self.channels_last = channels_last
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.net = net.to(self.device, memory_format=fmt)
+        self.recipe, self.size = weights.recipe, weights.size
+        self.batch_size = max(1, batch_size)
+        self.autocast = half and self.device.type == "cuda"
+
+    @torch.inference_mode()
+    def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+        x = torch.from_numpy(batch).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.autocast):
+            logits = self.net(x)[0]
+        prob = torch.sigmoid(logits.float())
+        # back to each photo's size, bilinear, as the authors' test scripts
+        return [
+            F.interpolate(prob[i : i + 1], size=hw, mode="bilinear", align_corners=False)[0, 0]
+            .cpu()
+            .numpy()
+            for i, hw in enumerate(sizes)
+        ]
 
 
 def to_uint8_map(prob: np.ndarray, minmax: bool = True) -> np.ndarray:
