@@ -20,19 +20,15 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.resnet import Bottleneck
 
+from ras_lightning.data.normalization import mean_std_255
 from ras_lightning.weights import Weights
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
-F3NET_MEAN = np.array([124.55, 118.90, 102.94], np.float32)
-F3NET_STD = np.array([56.77, 55.97, 57.50], np.float32)
 
 
 def preprocess(rgb: np.ndarray, recipe: str, size: int) -> np.ndarray:
     """(3, size, size) float32 input from an RGB uint8 photo: bilinear resize, then the
     recipe's normalisation (v1: ImageNet mean/std, v2: F3Net's mean/std on 0-255)."""
     img = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if recipe == "v1" else (F3NET_MEAN, F3NET_STD)
+    mean, std = (np.asarray(v, np.float32) for v in mean_std_255(recipe))
     return ((img - mean) / std).transpose(2, 0, 1)
 
 
@@ -57,15 +53,8 @@ def fold_batchnorm(net: nn.Module) -> nn.Module:
         for conv, bn in (("conv1", "bn1"), ("convert", "bn")):
             if hasattr(module, conv) and hasattr(module, bn) and not isinstance(module, Bottleneck):
                 _fuse_pair(module, conv, bn)
-    # the heads apply ReLU after ``bn`` only when it exists: keep that behaviour
-    for module in net.modules():
-        if getattr(module, "bn", None) is not None and isinstance(module.bn, nn.Identity):
-            module.bn = _FoldedBN()
+    # heads keep applying their ReLU after ``bn``: an Identity is still "not None" there
     return net
-
-
-class _FoldedBN(nn.Identity):
-    """Stands where a folded BatchNorm was, so the head still applies its ReLU after it."""
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -22,10 +22,13 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-F3NET_MEAN = (124.55, 118.90, 102.94)  # on 0-255 RGB, as in F3Net's / RAS v2's dataset.py
-F3NET_STD = (56.77, 55.97, 57.50)
+from ras_lightning.data.normalization import (  # noqa: E402
+    F3NET_MEAN,
+    F3NET_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+)
+
 RECIPES = ("v1", "v2")
 
 
