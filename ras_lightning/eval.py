@@ -17,19 +17,18 @@ import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from ras_lightning.batched import BatchedPredictor
 from ras_lightning.errors import user_errors
 
 log = logging.getLogger("ras_lightning.eval")
 
 
 def run(cfg: DictConfig) -> dict:
-    from ras_lightning.data.datamodule import discover_set
-    from ras_lightning.data.discovery import find_set_dirs
-    from ras_lightning.fps import device_name, measure_fps, model_size_mb
-    from ras_lightning.inference import Predictor, to_uint8_map
+    from ras_lightning.backends import make_predictor
+    from ras_lightning.batched import to_uint8_map
+    from ras_lightning.data.discovery import discover_set, find_set_dirs
     from ras_lightning.reports import write_json, write_tables
     from ras_lightning.scoring import score_folder
-    from ras_lightning.weights import load_weights
 
     out = Path(str(cfg.output_dir)).expanduser()
     layouts = dict(cfg.data.get("layouts") or {})
@@ -38,10 +37,7 @@ def run(cfg: DictConfig) -> dict:
         name: discover_set(cfg.data.root, name, cfg.data.on_unpaired, layouts.get(name))
         for name in cfg.data.test_sets
     }
-    weights = load_weights(cfg.weights)
-    predictor = Predictor(
-        weights, cfg.device, cfg.batch_size, cfg.fold_bn, cfg.channels_last, cfg.half
-    )
+    predictor = make_predictor(cfg)
     results: dict = {}
     rows = []
     for name, samples in sets.items():
@@ -89,23 +85,15 @@ def run(cfg: DictConfig) -> dict:
             score.metrics["max_f"],
             score.metrics["mae"],
         )
-    fps = None
-    if cfg.fps:
-        fps = measure_fps(
-            predictor.net,
-            predictor.device,
-            weights.size,
-            cfg.fps_runs,
-            channels_last=cfg.channels_last,
-            half=predictor.autocast,
-        )
+    fps, fps_device, version, size_mb = _speed_and_size(predictor, cfg)
     info = {
         "weights": str(cfg.weights),
-        "version": weights.net.version,
-        "input_size": weights.size,
+        "version": version,
+        "input_size": predictor.size,
+        "backend": type(predictor).__name__,
         "fps": fps,
-        "fps_device": device_name(predictor.device),
-        "model_size_mb": round(model_size_mb(weights.net), 1),
+        "fps_device": fps_device,
+        "model_size_mb": size_mb,
     }
     write_json({"sets": results, **info}, out / "metrics.json")
     write_tables(rows, out, "metrics_full")
@@ -121,13 +109,41 @@ def run(cfg: DictConfig) -> dict:
     fps_text = f"{fps:.1f} FPS on {info['fps_device']}" if fps else "FPS not measured"
     lines.append("")
     lines.append(
-        f"RAS {weights.net.version} ({Path(str(cfg.weights)).name}), input "
-        f"{weights.size}x{weights.size}: {fps_text} (batch 1, network only); "
+        f"RAS {version} ({Path(str(cfg.weights)).name}), input "
+        f"{predictor.size}x{predictor.size}: {fps_text} (batch 1, network only, "
+        f"{info['backend']}); "
         f"model size {info['model_size_mb']} MB."
     )
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}
+
+
+def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:
+    """(FPS as the paper or None, device name, RAS version, model size in MB)."""
+    from ras_lightning.onnx_backend import OnnxPredictor
+
+    if isinstance(predictor, OnnxPredictor):
+        from ras_lightning.fps import cpu_name
+
+        fps = predictor.measure_fps(cfg.fps_runs) if cfg.fps else None
+        device = cpu_name(cfg.get("threads"))
+    else:
+        from ras_lightning.fps import device_name, measure_fps
+
+        fps = None
+        if cfg.fps:
+            fps = measure_fps(
+                predictor.net,
+                predictor.device,
+                predictor.size,
+                cfg.fps_runs,
+                channels_last=cfg.channels_last,
+                half=predictor.autocast,
+            )
+        device = device_name(predictor.device)
+    size = round(predictor.size_mb, 1) if predictor.size_mb else None
+    return fps, device, predictor.version, size
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")

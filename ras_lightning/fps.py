@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+def cpu_name(threads: int | None = None) -> str:
+    """This CPU's model name and the number of threads used (torch-free)."""
     try:
         with open("/proc/cpuinfo") as f:
             model = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "CPU"
-    return f"{model} ({torch.get_num_threads()} threads)"
+    return f"{model} ({threads or os.cpu_count()} threads)"
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with torch's thread count."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_name(torch.get_num_threads())
 
 
 def measure_fps(
@@ -30,6 +41,8 @@ def measure_fps(
     half: bool = False,
 ) -> float:
     """Forward passes per second of ``net`` on one (1, 3, size, size) input."""
+    import torch
+
     x = torch.randn(1, 3, size, size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

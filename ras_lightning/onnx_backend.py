@@ -1,36 +1,91 @@
-"""Running an exported ONNX file with ONNX Runtime (``predict backend=onnxruntime``)."""
+"""RAS on ONNX Runtime: the default CPU backend of ``predict`` and ``eval`` (no torch import).
+
+It runs either an exported ``.onnx`` file or a graph built on the fly from ``weights=`` (our
+``.ckpt`` or the authors' ``.pth``, see :mod:`ras_lightning.onnx_graph`).
+"""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from ras_lightning.batched import BatchedPredictor
 from ras_lightning.errors import UserError
-from ras_lightning.inference import BatchedPredictor
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise UserError("backend=onnxruntime needs `pip install onnxruntime`") from None
+    return ort
+
+
+def _session(model: str | bytes, threads: int | None) -> Any:
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 class OnnxPredictor(BatchedPredictor):
-    """Same interface as :class:`ras_lightning.inference.Predictor`, on ONNX Runtime (CPU)."""
+    """Same interface as :class:`ras_lightning.inference.Predictor`, on ONNX Runtime (CPU).
 
-    def __init__(self, path: str, batch_size: int = 8) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise UserError("backend=onnxruntime needs `pip install onnxruntime`") from None
-        try:
-            self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise UserError(f"weights: cannot load {path} as ONNX: {err}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.recipe = meta.get("recipe", "v2")
-        self.size = int(meta.get("size", 352))
+    ``weights`` is an exported ``.onnx`` file or any ``weights=`` file (built into a graph).
+    """
+
+    def __init__(self, weights: str | Path, batch_size: int = 1, threads: int | None = None):
+        path = Path(str(weights)).expanduser()
+        if not path.is_file():
+            raise UserError(f"weights: no such file: {path}")
+        if path.suffix.lower() == ".onnx":
+            try:
+                self.session = _session(str(path), threads)
+            except Exception as err:
+                raise UserError(f"weights: cannot load {path} as ONNX: {err}") from None
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self.version = meta.get("version", "v2")
+            self.recipe = meta.get("recipe", self.version)
+            self.size = int(meta.get("size", 352))
+            self.size_mb: float | None = None
+        else:
+            from ras_lightning.onnx_graph import build_onnx
+            from ras_lightning.weights import read_weights
+
+            arrays = read_weights(path)
+            meta = {"recipe": arrays.recipe, "size": arrays.size}
+            model = build_onnx(arrays.state, arrays.version, meta, str(path))
+            self.session = _session(model.SerializeToString(), threads)
+            self.version, self.recipe, self.size = arrays.version, arrays.recipe, arrays.size
+            self.size_mb = arrays.size_mb()
         self.input = self.session.get_inputs()[0].name
         self.batch_size = max(1, batch_size)
 
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """The finest side output's logits (N, 1, H, W) for a preprocessed batch."""
+        return self.session.run(None, {self.input: batch})[0]
+
     def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-        logits = self.session.run(None, {self.input: batch})[0]
+        logits = self.logits(batch)
         prob = 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float32)))
+        # back to each photo's size, bilinear, as the authors' test scripts
         return [
             cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
             for p, (h, w) in zip(prob, sizes, strict=True)
         ]
+
+    def measure_fps(self, runs: int = 20, warmup: int = 5) -> float:
+        """Forward passes per second on one (1, 3, size, size) input, as the RAS paper."""
+        x = np.random.default_rng(0).standard_normal((1, 3, self.size, self.size), np.float32)
+        for _ in range(warmup):
+            self.logits(x)
+        t = time.perf_counter()
+        for _ in range(runs):
+            self.logits(x)
+        return runs / (time.perf_counter() - t)

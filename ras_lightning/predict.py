@@ -19,6 +19,8 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from ras_lightning.backends import make_predictor
+from ras_lightning.batched import to_uint8_map
 from ras_lightning.data.discovery import IMAGE_EXTS
 from ras_lightning.errors import UserError, user_errors
 
@@ -64,26 +66,7 @@ def run(cfg: DictConfig) -> dict[str, int]:
     base, files = collect_inputs(str(cfg.input), cfg.recursive)
     out = Path(str(cfg.output)).expanduser()
     _check_output(base, out)
-    if cfg.backend == "onnxruntime":
-        from ras_lightning.onnx_backend import OnnxPredictor
-
-        predictor = OnnxPredictor(str(cfg.weights), cfg.batch_size)
-    elif cfg.backend == "torch":
-        from ras_lightning.inference import Predictor
-        from ras_lightning.weights import load_weights
-
-        predictor = Predictor(
-            load_weights(cfg.weights),
-            cfg.device,
-            cfg.batch_size,
-            cfg.fold_bn,
-            cfg.channels_last,
-            cfg.half,
-        )
-    else:
-        raise UserError(f"backend must be 'torch' or 'onnxruntime', got {cfg.backend!r}")
-    from ras_lightning.inference import to_uint8_map
-
+    predictor = make_predictor(cfg)
     skipped: list[Path] = []
 
     def photos() -> Iterator[tuple[tuple[Path, np.ndarray], np.ndarray]]:

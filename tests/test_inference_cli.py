@@ -196,3 +196,100 @@ def test_benchmark_names_the_device(trained_ckpt: Path) -> None:
     res = run_cli("benchmark", f"weights={trained_ckpt}", "size=64", "runs=2", "warmup=1")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "eager fp32" in res.stdout and "on " in res.stdout and "FPS" in res.stdout
+
+
+# -- the torch-free CPU path: reading weights, the ONNX graph, backend choice ---------------
+
+
+def test_torch_free_reader_matches_torch_load(
+    trained_ckpt: Path, official_v2: Path, tmp_path: Path
+) -> None:
+    from ras_lightning import torchfile
+    from ras_lightning.weights import read_weights
+
+    ref = torch.load(official_v2, map_location="cpu", weights_only=True)
+    got = torchfile.load(official_v2)
+    assert list(got) == list(ref)
+    for k, v in ref.items():
+        assert got[k].shape == tuple(v.shape) and np.array_equal(got[k], v.numpy()), k
+    ckpt = torchfile.load(trained_ckpt)
+    ref_ckpt = torch.load(trained_ckpt, map_location="cpu", weights_only=False)
+    assert dict(ckpt["hyper_parameters"]) == dict(ref_ckpt["hyper_parameters"])
+    k = "net.mscm.score.weight"
+    assert np.array_equal(ckpt["state_dict"][k], ref_ckpt["state_dict"][k].numpy())
+    # the pre-1.6 (non-zip) format is left to torch.load, transparently
+    legacy = tmp_path / "legacy.pth"
+    torch.save(ref, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(torchfile.UnsupportedFile):
+        torchfile.load(legacy)
+    arrays = read_weights(legacy)
+    assert arrays.source == "official" and arrays.version == "v2" and arrays.size == 352
+    assert np.array_equal(arrays.state["backbone.conv1.weight"], ref["module.bkbone.conv1.weight"])
+    assert 98 < arrays.size_mb() < 99.5
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_onnx_graph_from_weights_matches_pytorch(version: str) -> None:
+    import onnxruntime as ort
+
+    from ras_lightning.models.official import rename_official
+    from ras_lightning.onnx_graph import build_onnx
+
+    official = seeded_official_state(version, 3) if REFERENCE.is_dir() else None
+    if official is None:
+        torch.manual_seed(3)
+        official = RAS(version).official_state_dict()
+    net = RAS.from_official_state_dict(official).eval()
+    state = rename_official({k: v.numpy() for k, v in official.items()}, version)
+    model = build_onnx(state, version)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for h, w in ((64, 64), (48, 80)):
+        x = torch.randn(2, 3, h, w)
+        with torch.no_grad():
+            ref = net(x)[0].numpy()
+        got = sess.run(None, {"image": x.numpy()})[0]
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() <= 1e-4 * (1 + np.abs(ref).max()), (h, w)
+    broken = dict(official)
+    del broken["ra2.convs.0.bias"]
+    with pytest.raises(UserError, match="ra2.convs.0.bias"):
+        build_onnx(rename_official({k: v.numpy() for k, v in broken.items()}, version), version)
+
+
+def test_choose_backend() -> None:
+    from ras_lightning.backends import choose_backend, gpu_present
+
+    auto_device = "torch" if gpu_present() else "onnxruntime"
+    assert choose_backend("auto", "auto", "RAS.v2.pth") == auto_device
+    assert choose_backend("auto", "cpu", "x.ckpt") == "onnxruntime"
+    assert choose_backend("auto", "cuda", "x.ckpt") == "torch"
+    assert choose_backend("torch", "cpu", "x.ckpt") == "torch"
+    assert choose_backend("auto", "cuda", "m.onnx") == "onnxruntime"
+    with pytest.raises(UserError, match="backend must be one of"):
+        choose_backend("tensorrt", "auto", "x.ckpt")
+
+
+def test_predict_on_cpu_runs_without_torch_and_agrees_with_pytorch(
+    official_v2: Path, tmp_path: Path
+) -> None:
+    src = _photos(tmp_path)
+    fast, ref = tmp_path / "fast", tmp_path / "ref"
+    res = run_cli(
+        "predict",
+        f"weights={official_v2}",
+        f"input={src}",
+        f"output={fast}",
+        "device=cpu",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in res.stderr.splitlines() if "|" in ln}
+    assert "onnxruntime" in imported and "torch" not in imported and "lightning" not in imported
+    res = run_cli(
+        "predict", f"weights={official_v2}", f"input={src}", f"output={ref}", "backend=torch"
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    for name in ("a.png", "gray.png"):
+        a = np.asarray(Image.open(fast / name), np.int16)
+        b = np.asarray(Image.open(ref / name), np.int16)
+        assert a.shape == b.shape and np.abs(a - b).max() <= 2, name

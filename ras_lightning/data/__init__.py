@@ -11,7 +11,7 @@ from typing import Any
 
 _LAZY = {
     "SODDataModule": "ras_lightning.data.datamodule",
-    "discover_set": "ras_lightning.data.datamodule",
+    "discover_set": "ras_lightning.data.discovery",
     "make_demo_data": "ras_lightning.data.demo",
     "DataError": "ras_lightning.data.discovery",
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,47 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ras_lightning.data.checks import check_headers
 from ras_lightning.data.dataset import SODDataset, eval_collate
 from ras_lightning.data.demo import make_demo_data
 from ras_lightning.data.discovery import (
-    IMAGE_EXTS,
-    MASK_EXTS,
-    DataError,
     Sample,
-    find_set_dirs,
-    list_files,
-    pair_by_stem,
+    discover_set,
 )
 from ras_lightning.data.samplers import UnpaddedDistributedSampler
 from ras_lightning.data.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
-
-
-def discover_set(
-    root: str | Path, name: str, on_unpaired: str = "error", layout: dict[str, str] | None = None
-) -> list[Sample]:
-    """List and pair set ``name`` under ``root`` (no image is decoded)."""
-    layout = layout or {}
-    img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
-    images, masks = list_files(img_dir, IMAGE_EXTS), list_files(mask_dir, MASK_EXTS)
-    if not images:
-        raise DataError(f"dataset '{name}': no jpg/jpeg/png/bmp images in {img_dir}")
-    pairs, lonely_i, lonely_m = pair_by_stem(images, masks, f"dataset '{name}'", on_unpaired)
-    if lonely_i or lonely_m:
-        log.warning(
-            "dataset '%s': skipped %d images without masks and %d masks without images",
-            name,
-            len(lonely_i),
-            len(lonely_m),
-        )
-    if not pairs:
-        raise DataError(
-            f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
-        )
-    check_headers(pairs, f"dataset '{name}'")
-    return pairs
 
 
 class SODDataModule(L.LightningDataModule):

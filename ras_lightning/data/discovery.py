@@ -8,9 +8,12 @@ that list them in different orders. We fix that.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("ras_lightning.data")
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp"}
 MASK_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -116,3 +119,30 @@ def pair_by_stem(
         raise DataError(f"{where}: {'; '.join(parts)}; fix the files or set data.on_unpaired=skip")
     pairs = [Sample(s, images[s], masks[s]) for s in sorted(set(images) & set(masks))]
     return pairs, lonely_images, lonely_masks
+
+
+def discover_set(
+    root: str | Path, name: str, on_unpaired: str = "error", layout: dict[str, str] | None = None
+) -> list[Sample]:
+    """List and pair set ``name`` under ``root`` (no image is decoded)."""
+    from ras_lightning.data.checks import check_headers  # checks imports this module
+
+    layout = layout or {}
+    img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
+    images, masks = list_files(img_dir, IMAGE_EXTS), list_files(mask_dir, MASK_EXTS)
+    if not images:
+        raise DataError(f"dataset '{name}': no jpg/jpeg/png/bmp images in {img_dir}")
+    pairs, lonely_i, lonely_m = pair_by_stem(images, masks, f"dataset '{name}'", on_unpaired)
+    if lonely_i or lonely_m:
+        log.warning(
+            "dataset '%s': skipped %d images without masks and %d masks without images",
+            name,
+            len(lonely_i),
+            len(lonely_m),
+        )
+    if not pairs:
+        raise DataError(
+            f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
+        )
+    check_headers(pairs, f"dataset '{name}'")
+    return pairs

@@ -1,15 +1,19 @@
 """Key mapping between our state dict and the authors' released checkpoints.
 
 The authors name the backbone ``resnet`` (v1) and ``bkbone`` (v2); everything else (``mscm``,
-``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts.
+``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts. Nothing here
+imports torch (the CPU inference path reads the authors' files without it).
 """
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 _BACKBONE_PREFIX = {"v1": "resnet.", "v2": "bkbone."}
 _OURS = "backbone."
+
+T = TypeVar("T")
 
 
 def detect_version(keys: list[str]) -> str | None:
@@ -21,41 +25,35 @@ def detect_version(keys: list[str]) -> str | None:
     return None
 
 
-def from_official_state_dict(
-    state: dict[str, torch.Tensor], version: str | None = None, source: str = ""
-) -> tuple[dict[str, torch.Tensor], str]:
-    """Map an official state dict to our keys; raise a clear error on a wrong or partial file."""
-    from ras_lightning.models.ras import RAS  # local import: ras imports this module
-
-    where = f" in {source}" if source else ""
-    if not isinstance(state, dict):
-        raise ValueError(f"expected a state dict{where}, got {type(state).__name__}")
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    detected = detect_version(list(state))
-    if version is None:
-        if detected is None:
-            raise ValueError(
-                f"not an official RAS checkpoint{where}: expected 'resnet.*' + 'ra1.*' keys (v1) "
-                f"or 'bkbone.*' keys (v2), found e.g. {list(state)[:3]}"
-            )
-        version = detected
+def rename_official(state: Mapping[str, T], version: str) -> dict[str, T]:
+    """An official state dict (DataParallel's ``module.`` prefix accepted) in our key names."""
     prefix = _BACKBONE_PREFIX[version]
-    ours = {(_OURS + k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
-    expected = RAS(version=version).state_dict()  # type: ignore[arg-type]
+    out = {}
+    for k, v in state.items():
+        k = k.removeprefix("module.")
+        out[_OURS + k[len(prefix) :] if k.startswith(prefix) else k] = v
+    return out
+
+
+def _official_names(keys: list[str], version: str) -> str:
+    prefix = _BACKBONE_PREFIX[version]
+    names = [prefix + k[len(_OURS) :] if k.startswith(_OURS) else k for k in keys]
+    return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+
+
+def check_state(
+    ours: Mapping[str, Any], expected: Mapping[str, Any], version: str, source: str
+) -> None:
+    """Raise ``ValueError`` naming missing, unexpected and mis-shaped tensors of ``ours``
+    (our key layout) against ``expected`` (a network's ``state_dict()``)."""
+    where = f" in {source}" if source else ""
     missing = [k for k in expected if k not in ours]
     unexpected = [k for k in ours if k not in expected]
     if missing or unexpected:
-
-        def show(keys: list[str]) -> str:
-            names = [prefix + k[len(_OURS) :] if k.startswith(_OURS) else k for k in keys]
-            return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
-
         raise ValueError(
             f"not a complete RAS {version} checkpoint{where}: "
-            f"{len(missing)} missing keys [{show(missing)}], "
-            f"{len(unexpected)} unexpected keys [{show(unexpected)}]"
+            f"{len(missing)} missing keys [{_official_names(missing, version)}], "
+            f"{len(unexpected)} unexpected keys [{_official_names(unexpected, version)}]"
         )
     bad = [k for k, v in expected.items() if tuple(ours[k].shape) != tuple(v.shape)]
     if bad:
@@ -64,10 +62,32 @@ def from_official_state_dict(
             f"shape mismatch in RAS {version} checkpoint{where}: {len(bad)} tensors, e.g. {k} "
             f"is {tuple(ours[k].shape)}, expected {tuple(expected[k].shape)}"
         )
+
+
+def from_official_state_dict(
+    state: dict[str, Any], version: str | None = None, source: str = ""
+) -> tuple[dict[str, Any], str]:
+    """Map an official state dict to our keys; raise a clear error on a wrong or partial file."""
+    from ras_lightning.models.ras import RAS  # local import: ras imports this module
+
+    where = f" in {source}" if source else ""
+    if not isinstance(state, dict):
+        raise ValueError(f"expected a state dict{where}, got {type(state).__name__}")
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if version is None:
+        version = detect_version([k.removeprefix("module.") for k in state])
+        if version is None:
+            raise ValueError(
+                f"not an official RAS checkpoint{where}: expected 'resnet.*' + 'ra1.*' keys (v1) "
+                f"or 'bkbone.*' keys (v2), found e.g. {list(state)[:3]}"
+            )
+    ours = rename_official(state, version)
+    check_state(ours, RAS(version=version).state_dict(), version, source)  # type: ignore[arg-type]
     return ours, version
 
 
-def to_official_state_dict(state: dict[str, torch.Tensor], version: str) -> dict[str, torch.Tensor]:
+def to_official_state_dict(state: Mapping[str, T], version: str) -> dict[str, T]:
     """Map our state dict to the authors' key names (same order)."""
     prefix = _BACKBONE_PREFIX[version]
     return {(prefix + k[len(_OURS) :] if k.startswith(_OURS) else k): v for k, v in state.items()}
