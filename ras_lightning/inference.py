@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from torchvision.models.resnet import Bottleneck
 
 from ras_lightning.batched import BatchedPredictor, preprocess, to_uint8_map
 from ras_lightning.fps import model_size_mb
+from ras_lightning.models.backbone import Bottleneck
 from ras_lightning.weights import Weights
 
 __all__ = ["Predictor", "fold_batchnorm", "pick_device", "preprocess", "to_uint8_map"]

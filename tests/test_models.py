@@ -124,3 +124,24 @@ def test_pretrained_backbone_local_file_and_offline_message(tmp_path, monkeypatc
     monkeypatch.setattr(ResNet50_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fail)
     with pytest.raises(RuntimeError, match="model.pretrained_backbone=/path/to/resnet50.pth"):
         RAS("v1", pretrained_backbone=True)
+
+
+def test_own_resnet50_equals_torchvisions_seeded_build() -> None:
+    """Our ResNet-50 (no torchvision import) is torchvision's: same keys, order, init and
+    random-number use, and the same features."""
+    import torchvision
+
+    from ras_lightning.models.backbone import ResNet50Features
+
+    torch.manual_seed(0)
+    ours = ResNet50Features().eval()
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet50(weights=None).eval()
+    ref = {k: v for k, v in theirs.state_dict().items() if not k.startswith("fc.")}
+    assert list(ours.state_dict()) == list(ref)
+    assert all(torch.equal(v, ref[k]) for k, v in ours.state_dict().items())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        t = theirs
+        x4 = t.layer3(t.layer2(t.layer1(t.maxpool(t.relu(t.bn1(t.conv1(x)))))))
+        assert torch.allclose(ours(x)[3], x4, atol=1e-5)

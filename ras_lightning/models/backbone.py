@@ -1,14 +1,52 @@
-"""ResNet-50 feature extractor in torchvision's layout (conv1, bn1, layer1..layer4; no fc)."""
+"""ResNet-50 feature extractor in torchvision's layout (conv1, bn1, layer1..layer4; no fc).
+
+Written out here rather than imported from torchvision: importing torchvision costs ~1 s per
+process on a 2-core CPU, and the authors' code has its own ResNet too. Module names, order,
+initialisation and random-number use are torchvision's ``resnet50()`` (a test checks that a
+seeded build equals torchvision's tensor for tensor), so the authors' and torchvision's weight
+files load key for key.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torchvision.models.resnet import Bottleneck, ResNet
+from torch import nn
 
 
-class ResNet50Features(ResNet):
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, bias=False)
+
+
+class Bottleneck(nn.Module):
+    """ResNet v1.5 bottleneck (stride on the 3x3 conv), as torchvision's and the authors'."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, width: int, stride: int = 1, downsample: bool = False) -> None:
+        super().__init__()
+        cout = width * self.expansion
+        self.conv1 = _conv(cin, width, 1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = _conv(width, width, 3, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = _conv(width, cout, 1)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = (
+            nn.Sequential(_conv(cin, cout, 1, stride), nn.BatchNorm2d(cout)) if downsample else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNet50Features(nn.Module):
     """ResNet-50 returning the features at strides 2, 4, 8, 16 and 32.
 
     The stride-2 feature is conv1 + bn1 + ReLU before the max-pool (64 channels), as in the
@@ -17,10 +55,29 @@ class ResNet50Features(ResNet):
     """
 
     def __init__(self) -> None:
-        super().__init__(Bottleneck, [3, 4, 6, 3])
-        del self.fc, self.avgpool  # the authors' checkpoints hold no classifier
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = 64
+        for i, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
+            stride = 1 if i == 1 else 2
+            layer = [Bottleneck(cin, width, stride, downsample=True)]
+            cin = width * Bottleneck.expansion
+            layer += [Bottleneck(cin, width) for _ in range(blocks - 1)]
+            setattr(self, f"layer{i}", nn.Sequential(*layer))
+        # torchvision builds its 1000-way classifier here; building (and dropping) one keeps the
+        # random-number stream, hence seeded initialisations, identical to torchvision's
+        nn.Linear(2048, 1000)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x1 = self.relu(self.bn1(self.conv1(x)))
         x2 = self.layer1(self.maxpool(x1))
         x3 = self.layer2(x2)
