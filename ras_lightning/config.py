@@ -1,23 +1,63 @@
-"""OmegaConf resolvers used by the configs (registered on import)."""
+"""OmegaConf resolvers used by the configs (registered on import).
+
+They pick the fast settings per device, so one config is right on a laptop CPU and on a GPU
+node: mixed precision and cuDNN autotuning only where CUDA runs the model, loader workers
+where an accelerator waits for data.
+"""
 
 from __future__ import annotations
+
+import os
 
 import torch
 from omegaconf import OmegaConf
 
+_CPU = ("cpu",)
 
-def mixed_precision(gpu_precision: str = "16-mixed") -> str:
-    """``gpu_precision`` when CUDA is available, else ``32-true``.
+
+def _on_cuda(accelerator: str = "auto") -> bool:
+    return str(accelerator).lower() not in _CPU and torch.cuda.is_available()
+
+
+def mixed_precision(gpu_precision: str = "16-mixed", accelerator: str = "auto") -> str:
+    """``gpu_precision`` when CUDA is available (and ``accelerator`` is not ``cpu``), else
+    ``32-true``.
 
     On this kind of CPU (AVX2, no AMX/AVX512-BF16) bf16 autocast is slower than fp32, so the
     CPU fallback is full precision; pass ``trainer.precision=bf16-mixed`` to force it.
     """
-    return gpu_precision if torch.cuda.is_available() else "32-true"
+    return gpu_precision if _on_cuda(accelerator) else "32-true"
+
+
+def on_gpu(value: object, accelerator: str = "auto") -> object:
+    """``value`` when CUDA runs the model, else ``None`` (e.g. ``trainer.benchmark``: cuDNN
+    autotuning means nothing on a CPU, and ``None`` leaves PyTorch's setting alone)."""
+    return value if _on_cuda(accelerator) else None
+
+
+def loader_workers(gpu_workers: int = 8, cpu_workers: int = 0, accelerator: str = "auto") -> int:
+    """DataLoader workers per process: ``gpu_workers``, capped at this process's share of the
+    CPUs (one DDP process per GPU) minus one for the main process, when CUDA runs the model;
+    else ``cpu_workers``.
+
+    On a CPU the network is the bottleneck by two orders of magnitude (see BENCHMARKS.md),
+    and workers would only compete with the compute threads for the same cores.
+    """
+    if not _on_cuda(accelerator):
+        return int(cpu_workers)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    share = (cpus or 1) // max(1, torch.cuda.device_count())
+    return max(0, min(int(gpu_workers), share - 1))
 
 
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("mixed_precision"):
-        OmegaConf.register_new_resolver("mixed_precision", mixed_precision)
+    for name, fn in (
+        ("mixed_precision", mixed_precision),
+        ("on_gpu", on_gpu),
+        ("loader_workers", loader_workers),
+    ):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 register_resolvers()

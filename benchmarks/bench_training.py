@@ -1,0 +1,248 @@
+"""Training speed: our ``Trainer.fit`` against a plain PyTorch loop (the authors' way).
+
+    .venv/bin/python benchmarks/bench_training.py [--versions v1 v2] [--size 352] [--batch 4]
+        [--warmup 3] [--steps 8] [--repeat 2] [--quick]
+
+Every contender trains the same network (RAS v1 or v2 from scratch), with the same loss
+(``ras_lightning.losses.deep_supervision_loss``), the same optimizer as the version's recipe
+(v1: Adam 5e-5, loss / batch; v2: SGD nesterov, backbone lr x0.1, conv1/bn1 frozen) and the
+same batches of in-memory synthetic 352 px images (a DataLoader, no workers, shuffled), in
+its own subprocess (so its peak RSS is its own):
+
+* ``plain loop``: zero_grad / forward / loss / backward / step, as the authors' train.py;
+* ``plain loop + channels_last``: the same loop in channels-last memory format;
+* ``Trainer.fit, channels_last=false``: ``strategy=vN`` composed from ``conf/`` (RASModule,
+  its optimizer groups and logging) with the model's memory format switched off: the
+  framework's overhead against the plain loop;
+* ``Trainer.fit, defaults``: the same with the configs' defaults (what a user gets).
+
+Images/s is steady state: the steps after ``--warmup`` warm-up steps, timed between the ends
+of optimizer steps (the DataLoader fetch is inside). Contenders alternate, best of
+``--repeat``. GFLOP per image is counted (``torch.utils.flop_counter``, forward + backward).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+PEAK_GFLOPS = 156.0  # 2 cores x 2.45 GHz x 2 FMA x 8 fp32 lanes x 2 flops
+CONTENDERS = {
+    "plain": "plain loop (authors' way, fp32, contiguous)",
+    "plain_cl": "plain loop + channels_last",
+    "fit_nocl": "Trainer.fit, model.channels_last=false",
+    "fit": "Trainer.fit, defaults",
+}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Unlike ``ru_maxrss``, which after exec keeps
+    the parent's peak at fork time, VmHWM starts afresh in a new program."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _data(n: int, size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [
+        {
+            "image": torch.randn(3, size, size, generator=g),
+            "mask": (torch.rand(1, size, size, generator=g) > 0.5).float(),
+        }
+        for _ in range(n)
+    ]
+
+
+def _compose(version: str, *overrides: str) -> Any:
+    from hydra import compose, initialize_config_dir
+
+    import ras_lightning.config  # noqa: F401  (resolvers)
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[f"strategy={version}", "model.pretrained_backbone=false", *overrides],
+        )
+
+
+def _plain(cfg: Any, loader: Any, channels_last: bool, stamps: list[float]) -> None:
+    """The authors' loop: the same network, loss, optimizer groups and batches."""
+    from ras_lightning.losses import deep_supervision_loss
+    from ras_lightning.models import RAS
+
+    net = RAS(version=cfg.model.version, pretrained_backbone=False).train()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    base, head = [], []
+    for name, p in net.named_parameters():
+        if cfg.model.freeze_stem and name.startswith(("backbone.conv1.", "backbone.bn1.")):
+            p.requires_grad_(False)
+        elif name.startswith("backbone."):
+            base.append(p)
+        else:
+            head.append(p)
+    o = cfg.optimizer
+    mult = cfg.model.backbone_lr_mult
+    groups = [{"params": base, "lr": o.lr * mult}, {"params": head, "lr": o.lr}]
+    if o._target_.endswith("SGD"):
+        opt = torch.optim.SGD(
+            groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov
+        )
+    else:
+        opt = torch.optim.Adam(groups, lr=o.lr, weight_decay=o.weight_decay)
+    for batch in loader:
+        x = batch["image"].contiguous(memory_format=fmt)
+        sides = net(x)
+        loss, _ = deep_supervision_loss(sides, batch["mask"], cfg.model.divide_loss_by_batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        stamps.append(time.perf_counter())
+
+
+def _fit(cfg: Any, loader: Any, steps: int, stamps: list[float], tmp: str) -> None:
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from ras_lightning.train import build_module
+
+    class Stamp(L.Callback):
+        def on_train_batch_end(self, *args: Any) -> None:
+            stamps.append(time.perf_counter())
+
+    module = build_module(cfg)
+    trainer = instantiate(
+        cfg.trainer,
+        default_root_dir=tmp,
+        max_steps=steps,
+        logger=False,
+        callbacks=[Stamp()],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=loader)
+
+
+def worker(name: str, version: str, size: int, batch: int, warmup: int, steps: int) -> dict:
+    """Run one contender in this process; return its throughput and peak RSS."""
+    import tempfile
+
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(0)
+    total = warmup + steps
+    # one epoch holds every step, so no contender pays an epoch boundary
+    loader = DataLoader(_data(total * batch, size), batch_size=batch, shuffle=True)
+    extra = ["model.channels_last=false"] if name in ("fit_nocl", "plain", "plain_cl") else []
+    cfg = _compose(version, *extra)
+    stamps: list[float] = [time.perf_counter()]
+    if name.startswith("plain"):
+        _plain(cfg, loader, name == "plain_cl", stamps)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            _fit(cfg, loader, total, stamps, tmp)
+    assert len(stamps) == total + 1, f"{name}: {len(stamps) - 1} steps, expected {total}"
+    timed = stamps[-1] - stamps[warmup]
+    return {
+        "images_per_s": steps * batch / timed,
+        "step_s": timed / steps,
+        "first_step_s": stamps[1] - stamps[0],
+        "rss_mb": peak_rss_mb(),
+        "channels_last": bool(cfg.model.channels_last) if name.startswith("fit") else None,
+        "precision": str(cfg.trainer.precision),
+    }
+
+
+def train_gflop_per_image(version: str, size: int) -> float:
+    """Forward + backward FLOPs of one training image (counted, batch 2, BN in train mode)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ras_lightning.losses import deep_supervision_loss
+    from ras_lightning.models import RAS
+
+    net = RAS(version=version, pretrained_backbone=False).train()
+    x = torch.randn(2, 3, size, size)
+    m = (torch.rand(2, 1, size, size) > 0.5).float()
+    with FlopCounterMode(display=False) as counter:
+        loss, _ = deep_supervision_loss(net(x), m)
+        loss.backward()
+    return counter.get_total_flops() / 2 / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--versions", nargs="+", default=["v1", "v2"])
+    ap.add_argument("--size", type=int, default=352)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    ap.add_argument("--quick", action="store_true", help="smoke run: v2, 128 px, 1+2 steps")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.quick:
+        args.versions, args.size, args.warmup, args.steps, args.repeat = ["v2"], 128, 1, 2, 1
+    if args.worker:
+        name, version = args.worker.split(":")
+        out = worker(name, version, args.size, args.batch, args.warmup, args.steps)
+        print("RESULT " + json.dumps(out))
+        return
+
+    results: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(args.repeat):
+        for version in args.versions:
+            for name in args.contenders:
+                cmd = [sys.executable, __file__, "--worker", f"{name}:{version}"]
+                cmd += ["--size", str(args.size), "--batch", str(args.batch)]
+                cmd += ["--warmup", str(args.warmup), "--steps", str(args.steps)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+                if proc.returncode:
+                    sys.exit(f"{name} {version} failed:\n{proc.stderr[-3000:]}")
+                line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]
+                res = json.loads(line[7:])
+                results.setdefault((version, name), []).append(res)
+                print(f"# {version} {name}: {res['images_per_s']:.3f} images/s", file=sys.stderr)
+
+    print(
+        f"RAS training at {args.size}x{args.size}, batch {args.batch}, fp32 CPU, "
+        f"{args.warmup} warm-up + {args.steps} timed steps, best of {args.repeat}"
+    )
+    print(
+        "| version | contender | images/s | s/step | vs plain loop | GFLOP/image (fwd+bwd) "
+        "| % of 156 GFLOP/s | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for version in args.versions:
+        gflop = train_gflop_per_image(version, args.size)
+        best = {
+            n: max(results[(version, n)], key=lambda r: r["images_per_s"])
+            for n in args.contenders
+            if (version, n) in results
+        }
+        base = best.get("plain", next(iter(best.values())))["images_per_s"]
+        for n, r in best.items():
+            ips = r["images_per_s"]
+            label = CONTENDERS[n]
+            if n == "fit":
+                label += f" (channels_last={str(r['channels_last']).lower()})"
+            print(
+                f"| {version} | {label} | {ips:.3f} | {r['step_s']:.2f} | {ips / base:.3f}x "
+                f"| {gflop:.1f} | {100 * gflop * ips / PEAK_GFLOPS:.0f}% | {r['rss_mb']:.0f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
