@@ -5,8 +5,10 @@
 Both read the same photos (ECSSD-100 from ../shared when present, else generated 400x300
 photos), run RAS at 352x352 with the same weights (seeded, in the authors' RAS.vN.pth format)
 and write one PNG map per photo at the photo's size. The authors' way: eager fp32, one image
-at a time (their test scripts). Ours: the predict command with its defaults (BatchNorm folded,
-channels-last, inference_mode, batches of 8), and the same command on ONNX Runtime.
+at a time (their test scripts; torch, NumPy and an image library imported, their own ResNet as
+ours, no torchvision). Ours: the predict command with its defaults (on a CPU: ONNX Runtime on a
+graph built from the .pth, no torch import, batches of 8), with ``backend=torch`` (BatchNorm
+folded, channels-last, inference_mode, batches of 8), and on an exported ONNX file.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def main() -> None:
                 str(tmp / "a"),
                 args.version,
             ],
-            "ras_lightning.predict (defaults)": [
+            "ras_lightning.predict (defaults: ONNX Runtime from the .pth)": [
                 sys.executable,
                 "-m",
                 "ras_lightning.predict",
@@ -112,12 +114,21 @@ def main() -> None:
                 f"output={tmp / 'b'}",
                 "progress=false",
             ],
-            "ras_lightning.predict backend=onnxruntime": [
+            "ras_lightning.predict backend=torch": [
+                sys.executable,
+                "-m",
+                "ras_lightning.predict",
+                f"weights={weights}",
+                "backend=torch",
+                f"input={src}",
+                f"output={tmp / 'd'}",
+                "progress=false",
+            ],
+            "ras_lightning.predict weights=<exported .onnx>": [
                 sys.executable,
                 "-m",
                 "ras_lightning.predict",
                 f"weights={onnx_file}",
-                "backend=onnxruntime",
                 f"input={src}",
                 f"output={tmp / 'c'}",
                 "progress=false",

@@ -1,17 +1,19 @@
 """``python -m ras_lightning.benchmark``: FPS as the RAS paper measures it (batch 1, warm-up,
-synchronised, network only), eager fp32 as the authors' test loop and with our inference
-defaults, on the named device."""
+synchronised, network only): eager fp32 as the authors' test loop, our PyTorch inference
+settings, and (on a CPU) ONNX Runtime, the CPU default of ``predict`` and ``eval``; on the
+named device."""
 
 from __future__ import annotations
 
 import hydra
-import torch
 from omegaconf import DictConfig
 
 from ras_lightning.errors import user_errors
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    import torch
+
     from ras_lightning.fps import device_name, measure_fps, model_size_mb
     from ras_lightning.inference import fold_batchnorm, pick_device
     from ras_lightning.weights import load_weights
@@ -29,6 +31,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
             fast, device, cfg.size, cfg.runs, cfg.warmup, channels_last=True, half=half
         ),
     }
+    if device.type == "cpu" and cfg.onnxruntime:
+        from ras_lightning.onnx_backend import OnnxPredictor
+
+        ort = OnnxPredictor(cfg.weights, 1, cfg.get("threads"))
+        results["ONNX Runtime (predict/eval default on a CPU)"] = ort.measure_fps(
+            cfg.runs, cfg.warmup, cfg.size
+        )
     print(
         f"RAS {weights.net.version}, {cfg.size}x{cfg.size}, batch 1, network only, on "
         f"{device_name(device)}; model size {model_size_mb(weights.net):.1f} MB"

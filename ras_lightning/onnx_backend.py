@@ -25,12 +25,19 @@ def _ort() -> Any:
     return ort
 
 
-def _session(model: str | bytes, threads: int | None) -> Any:
+def _session(
+    model: str | bytes, threads: int | None, external: dict[str, np.ndarray] | None = None
+) -> Any:
     ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
+    if external:
+        names = list(external)
+        opts.add_external_initializers(
+            names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names]
+        )
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
@@ -55,13 +62,13 @@ class OnnxPredictor(BatchedPredictor):
             self.size = int(meta.get("size", 352))
             self.size_mb: float | None = None
         else:
-            from ras_lightning.onnx_graph import build_onnx
+            from ras_lightning.onnx_graph import build_graph
             from ras_lightning.weights import read_weights
 
             arrays = read_weights(path)
             meta = {"recipe": arrays.recipe, "size": arrays.size}
-            model = build_onnx(arrays.state, arrays.version, meta, str(path))
-            self.session = _session(model.SerializeToString(), threads)
+            model, external = build_graph(arrays.state, arrays.version, meta, str(path))
+            self.session = _session(model.SerializeToString(), threads, external)
             self.version, self.recipe, self.size = arrays.version, arrays.recipe, arrays.size
             self.size_mb = arrays.size_mb()
         self.input = self.session.get_inputs()[0].name
@@ -80,9 +87,10 @@ class OnnxPredictor(BatchedPredictor):
             for p, (h, w) in zip(prob, sizes, strict=True)
         ]
 
-    def measure_fps(self, runs: int = 20, warmup: int = 5) -> float:
+    def measure_fps(self, runs: int = 20, warmup: int = 5, size: int | None = None) -> float:
         """Forward passes per second on one (1, 3, size, size) input, as the RAS paper."""
-        x = np.random.default_rng(0).standard_normal((1, 3, self.size, self.size), np.float32)
+        size = size or self.size
+        x = np.random.default_rng(0).standard_normal((1, 3, size, size), np.float32)
         for _ in range(warmup):
             self.logits(x)
         t = time.perf_counter()

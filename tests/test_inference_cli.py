@@ -196,6 +196,7 @@ def test_benchmark_names_the_device(trained_ckpt: Path) -> None:
     res = run_cli("benchmark", f"weights={trained_ckpt}", "size=64", "runs=2", "warmup=1")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "eager fp32" in res.stdout and "on " in res.stdout and "FPS" in res.stdout
+    assert "ONNX Runtime" in res.stdout
 
 
 # -- the torch-free CPU path: reading weights, the ONNX graph, backend choice ---------------
