@@ -29,6 +29,7 @@ class BatchedPredictor:
     recipe: str
     size: int
     batch_size: int
+    name: str  # the engine, for reports
     version: str  # RAS v1 or v2
     size_mb: float | None  # the fp32 state dict's size (the paper's model size), if known
 

@@ -90,7 +90,7 @@ def run(cfg: DictConfig) -> dict:
         "weights": str(cfg.weights),
         "version": version,
         "input_size": predictor.size,
-        "backend": type(predictor).__name__,
+        "backend": predictor.name,
         "fps": fps,
         "fps_device": fps_device,
         "model_size_mb": size_mb,

@@ -76,6 +76,7 @@ class Predictor(BatchedPredictor):
         self.version, self.size_mb = weights.net.version, model_size_mb(weights.net)
         self.batch_size = max(1, batch_size)
         self.autocast = half and self.device.type == "cuda"
+        self.name = "PyTorch" + (" fp16" if self.autocast else "")
 
     @torch.inference_mode()
     def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:

@@ -47,6 +47,8 @@ class OnnxPredictor(BatchedPredictor):
     ``weights`` is an exported ``.onnx`` file or any ``weights=`` file (built into a graph).
     """
 
+    name = "ONNX Runtime"
+
     def __init__(self, weights: str | Path, batch_size: int = 1, threads: int | None = None):
         path = Path(str(weights)).expanduser()
         if not path.is_file():

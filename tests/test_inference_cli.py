@@ -165,8 +165,11 @@ def test_eval_writes_maps_metrics_and_paper_table(
         "data.test_sets=[DEMO-TE]",
         f"output_dir={out}",
         "fps_runs=2",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
     )
     assert res.returncode == 0, res.stderr[-3000:]
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in res.stderr.splitlines() if "|" in ln}
+    assert "torch" not in imported  # the CPU default: ONNX Runtime, NumPy scoring
     maps = sorted((out / "DEMO-TE").glob("*.png"))
     assert len(maps) == 7
     photo = next((demo_root / "DEMO-TE" / "images").glob(maps[0].stem + ".*"))
@@ -177,6 +180,7 @@ def test_eval_writes_maps_metrics_and_paper_table(
     assert data["fps"] > 0 and 98 < data["model_size_mb"] < 100
     table = (out / "metrics.md").read_text()
     assert "| DEMO-TE | 7 |" in table and "FPS" in table and "MB" in table
+    assert "ONNX Runtime" in table and data["backend"] == "ONNX Runtime"
 
 
 @pytest.mark.skipif(not ECSSD_DIR.is_dir(), reason="../shared/data/ECSSD-100 absent")
