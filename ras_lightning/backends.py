@@ -16,14 +16,14 @@ from ras_lightning.batched import BatchedPredictor
 from ras_lightning.errors import UserError
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+# NVIDIA's and AMD's (ROCm) driver device files, and WSL's GPU bridge
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 
 def gpu_present() -> bool:
-    """Whether PyTorch sees a CUDA (or ROCm) GPU; torch is imported only when a GPU driver's
-    device file exists, so CPU-only machines skip that import."""
-    if not any(
-        os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
-    ):
+    """Whether PyTorch sees a CUDA (or ROCm) GPU. On Linux torch is imported only when a GPU
+    driver's device file exists, so CPU-only machines skip that import."""
+    if os.name == "posix" and not any(os.path.exists(p) for p in _GPU_DEVICE_FILES):
         return False
     import torch
 
