@@ -10,21 +10,25 @@ same batches of in-memory synthetic 352 px images (a DataLoader, no workers, shu
 its own subprocess (so its peak RSS is its own):
 
 * ``plain loop``: zero_grad / forward / loss / backward / step, as the authors' train.py;
-* ``plain loop + channels_last``: the same loop in channels-last memory format;
-* ``Trainer.fit, channels_last=false``: ``strategy=vN`` composed from ``conf/`` (RASModule,
-  its optimizer groups and logging) with the model's memory format switched off: the
-  framework's overhead against the plain loop;
-* ``Trainer.fit, defaults``: the same with the configs' defaults (what a user gets).
+* ``Trainer.fit, fast defaults off``: ``strategy=vN`` composed from ``conf/`` (RASModule, its
+  optimizer groups, logging) with ``model.channels_last=false model.fused_optimizer=false``:
+  the same computation as the plain loop, so the difference is the framework's overhead;
+* ``Trainer.fit, defaults``: the configs' defaults (what a user gets);
+* ``Trainer.fit, defaults with channels_last flipped``: what the other memory format gives;
+* (``--contenders ... plain_cl``: the plain loop in channels-last memory format.)
 
-Images/s is steady state: the steps after ``--warmup`` warm-up steps, timed between the ends
-of optimizer steps (the DataLoader fetch is inside). Contenders alternate, best of
-``--repeat``. GFLOP per image is counted (``torch.utils.flop_counter``, forward + backward).
+Images/s is steady state: the median of the steps after ``--warmup`` warm-up steps, each
+timed between the ends of consecutive optimizer steps (the DataLoader fetch is inside).
+Contenders alternate, best of ``--repeat``. GFLOP per image is counted
+(``torch.utils.flop_counter``, forward + backward).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -34,12 +38,21 @@ from typing import Any
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-PEAK_GFLOPS = 156.0  # 2 cores x 2.45 GHz x 2 FMA x 8 fp32 lanes x 2 flops
+CORE_GFLOPS = 78.4  # 2.45 GHz x 2 FMA units x 8 fp32 lanes x 2 flops; 2 cores: 156
 CONTENDERS = {
     "plain": "plain loop (authors' way, fp32, contiguous)",
-    "plain_cl": "plain loop + channels_last",
-    "fit_nocl": "Trainer.fit, model.channels_last=false",
+    "fit_off": "Trainer.fit, fast defaults off",
     "fit": "Trainer.fit, defaults",
+    "fit_flip": "Trainer.fit, defaults with channels_last flipped",
+    "plain_cl": "plain loop + channels_last",
+}
+# what each contender overrides in the composed config ({cl}: the default flipped)
+OVERRIDES = {
+    "plain": [],
+    "plain_cl": [],
+    "fit_off": ["model.channels_last=false", "model.fused_optimizer=false"],
+    "fit": [],
+    "fit_flip": ["model.channels_last={cl}"],
 }
 
 
@@ -75,7 +88,9 @@ def _compose(version: str, *overrides: str) -> Any:
         )
 
 
-def _plain(cfg: Any, loader: Any, channels_last: bool, stamps: list[float]) -> None:
+def _plain(
+    cfg: Any, loader: Any, channels_last: bool, stamps: list[float], cpu: list[float]
+) -> None:
     """The authors' loop: the same network, loss, optimizer groups and batches."""
     from ras_lightning.losses import deep_supervision_loss
     from ras_lightning.models import RAS
@@ -108,9 +123,12 @@ def _plain(cfg: Any, loader: Any, channels_last: bool, stamps: list[float]) -> N
         loss.backward()
         opt.step()
         stamps.append(time.perf_counter())
+        cpu.append(time.process_time())
 
 
-def _fit(cfg: Any, loader: Any, steps: int, stamps: list[float], tmp: str) -> None:
+def _fit(
+    cfg: Any, loader: Any, steps: int, stamps: list[float], cpu: list[float], tmp: str
+) -> None:
     import lightning as L
     from hydra.utils import instantiate
 
@@ -119,6 +137,7 @@ def _fit(cfg: Any, loader: Any, steps: int, stamps: list[float], tmp: str) -> No
     class Stamp(L.Callback):
         def on_train_batch_end(self, *args: Any) -> None:
             stamps.append(time.perf_counter())
+            cpu.append(time.process_time())
 
     module = build_module(cfg)
     trainer = instantiate(
@@ -135,9 +154,14 @@ def _fit(cfg: Any, loader: Any, steps: int, stamps: list[float], tmp: str) -> No
     trainer.fit(module, train_dataloaders=loader)
 
 
-def worker(name: str, version: str, size: int, batch: int, warmup: int, steps: int) -> dict:
+def worker(
+    name: str, version: str, size: int, batch: int, warmup: int, steps: int, threads: int = 0
+) -> dict:
     """Run one contender in this process; return its throughput and peak RSS."""
     import tempfile
+
+    if threads:
+        torch.set_num_threads(threads)
 
     from torch.utils.data import DataLoader
 
@@ -145,22 +169,30 @@ def worker(name: str, version: str, size: int, batch: int, warmup: int, steps: i
     total = warmup + steps
     # one epoch holds every step, so no contender pays an epoch boundary
     loader = DataLoader(_data(total * batch, size), batch_size=batch, shuffle=True)
-    extra = ["model.channels_last=false"] if name in ("fit_nocl", "plain", "plain_cl") else []
+    default_cl = bool(_compose(version).model.channels_last)
+    extra = [o.format(cl=str(not default_cl).lower()) for o in OVERRIDES[name]]
     cfg = _compose(version, *extra)
     stamps: list[float] = [time.perf_counter()]
+    cpu: list[float] = [time.process_time()]
     if name.startswith("plain"):
-        _plain(cfg, loader, name == "plain_cl", stamps)
+        _plain(cfg, loader, name == "plain_cl", stamps, cpu)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            _fit(cfg, loader, total, stamps, tmp)
+            _fit(cfg, loader, total, stamps, cpu, tmp)
     assert len(stamps) == total + 1, f"{name}: {len(stamps) - 1} steps, expected {total}"
-    timed = stamps[-1] - stamps[warmup]
+    # the median step: steady state, robust to another process taking the CPU for a while
+    ends, cpu_ends = stamps[warmup:], cpu[warmup:]
+    step_s = statistics.median(b - a for a, b in zip(ends, ends[1:], strict=False))
     return {
-        "images_per_s": steps * batch / timed,
-        "step_s": timed / steps,
+        # CPU seconds (all threads) per step, mean over the timed steps: with --threads 1 it
+        # hardly depends on what else runs on the machine
+        "cpu_step_s": (cpu_ends[-1] - cpu_ends[0]) / steps,
+        "images_per_s": batch / step_s,
+        "step_s": step_s,
         "first_step_s": stamps[1] - stamps[0],
         "rss_mb": peak_rss_mb(),
         "channels_last": bool(cfg.model.channels_last) if name.startswith("fit") else None,
+        "fused": bool(cfg.model.fused_optimizer) if name.startswith("fit") else None,
         "precision": str(cfg.trainer.precision),
     }
 
@@ -189,7 +221,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument(
+        "--contenders", nargs="+", default=list(CONTENDERS)[:4], choices=list(CONTENDERS)
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: v2, 128 px, 1+2 steps")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,7 +232,7 @@ def main() -> None:
         args.versions, args.size, args.warmup, args.steps, args.repeat = ["v2"], 128, 1, 2, 1
     if args.worker:
         name, version = args.worker.split(":")
-        out = worker(name, version, args.size, args.batch, args.warmup, args.steps)
+        out = worker(name, version, args.size, args.batch, args.warmup, args.steps, args.threads)
         print("RESULT " + json.dumps(out))
         return
 
@@ -208,6 +243,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--worker", f"{name}:{version}"]
                 cmd += ["--size", str(args.size), "--batch", str(args.batch)]
                 cmd += ["--warmup", str(args.warmup), "--steps", str(args.steps)]
+                cmd += ["--threads", str(args.threads)]
                 proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
                 if proc.returncode:
                     sys.exit(f"{name} {version} failed:\n{proc.stderr[-3000:]}")
@@ -216,15 +252,18 @@ def main() -> None:
                 results.setdefault((version, name), []).append(res)
                 print(f"# {version} {name}: {res['images_per_s']:.3f} images/s", file=sys.stderr)
 
+    threads = args.threads or torch.get_num_threads()
+    peak = CORE_GFLOPS * min(threads, os.cpu_count() or 1)
     print(
-        f"RAS training at {args.size}x{args.size}, batch {args.batch}, fp32 CPU, "
-        f"{args.warmup} warm-up + {args.steps} timed steps, best of {args.repeat}"
+        f"RAS training at {args.size}x{args.size}, batch {args.batch}, fp32 CPU, {threads} "
+        f"thread(s), median of {args.steps} timed steps after {args.warmup} warm-up, "
+        f"best of {args.repeat} alternating runs"
     )
     print(
-        "| version | contender | images/s | s/step | vs plain loop | GFLOP/image (fwd+bwd) "
-        "| % of 156 GFLOP/s | peak RSS MB |"
+        "| version | contender | images/s | s/step | vs plain loop | CPU s/step | CPU vs plain "
+        f"| GFLOP/image (fwd+bwd) | % of peak ({peak:.0f} GFLOP/s) | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for version in args.versions:
         gflop = train_gflop_per_image(version, args.size)
         best = {
@@ -232,15 +271,22 @@ def main() -> None:
             for n in args.contenders
             if (version, n) in results
         }
-        base = best.get("plain", next(iter(best.values())))["images_per_s"]
+        ref = best.get("plain", next(iter(best.values())))
+        base = ref["images_per_s"]
+        plain = results.get((version, "plain"), [])
+        cpu_base = min(r["cpu_step_s"] for r in plain) if plain else 0.0
         for n, r in best.items():
             ips = r["images_per_s"]
             label = CONTENDERS[n]
-            if n == "fit":
-                label += f" (channels_last={str(r['channels_last']).lower()})"
+            if n.startswith("fit"):
+                label += f" (channels_last={str(r['channels_last']).lower()}"
+                label += f", fused optimizer={str(r['fused']).lower()})"
+            cpu_s = min(x["cpu_step_s"] for x in results[(version, n)])
+            cpu_rel = f"{cpu_s / cpu_base:.3f}" if cpu_base else "-"
             print(
                 f"| {version} | {label} | {ips:.3f} | {r['step_s']:.2f} | {ips / base:.3f}x "
-                f"| {gflop:.1f} | {100 * gflop * ips / PEAK_GFLOPS:.0f}% | {r['rss_mb']:.0f} |"
+                f"| {cpu_s:.2f} | {cpu_rel} | {gflop:.1f} | {100 * gflop * ips / peak:.0f}% "
+                f"| {r['rss_mb']:.0f} |"
             )
 
 
