@@ -102,6 +102,24 @@ def test_quickstart_trains_and_opens_the_network(
         assert "skipped:" in text and images >= 5
 
 
+def test_quickstart_without_shared_skips_the_real_photos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    env = {
+        **TINY_QUICKSTART,
+        "RAS_QS_EPOCHS": "1",
+        "RAS_QS_TRAIN_SCENES": "16",
+        "RAS_SHARED": str(tmp_path / "no-shared"),
+        "RAS_NOTEBOOK_WORK": str(work),
+    }
+    nb = execute("01_quickstart.ipynb", tmp_path, monkeypatch, env)
+    text, images = outputs(nb)
+    assert "skipped:" in text and "no-shared" in text
+    assert json.loads((work / "quickstart" / "summary.json").read_text())["ecssd"] is None
+    assert images == 5  # demo scenes, loss curves, demo predictions, stages, side outputs
+
+
 def test_evaluate_notebook_scores_the_three_methods(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
