@@ -153,6 +153,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per contender process")
     ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
     ap.add_argument("--quick", action="store_true", help="smoke run: 128 px, batch 1, no compile")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -182,7 +183,13 @@ def main() -> None:
                     cmd = [sys.executable, __file__, "--worker", f"{name}:{batch}"]
                     cmd += ["--version", args.version, "--size", str(args.size)]
                     cmd += ["--iters", str(args.iters), "--onnx-file", str(onnx_file)]
-                    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+                    try:
+                        proc = subprocess.run(
+                            cmd, capture_output=True, text=True, cwd=REPO, timeout=args.timeout
+                        )
+                    except subprocess.TimeoutExpired:
+                        errors[(name, batch)] = f"over {args.timeout:.0f} s (compile included)"
+                        continue
                     if proc.returncode:
                         err = (proc.stderr.strip().splitlines() or ["?"])[-1]
                         errors[(name, batch)] = err[:120]

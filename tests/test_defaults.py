@@ -40,9 +40,13 @@ def test_optimizer_without_a_fused_option_is_left_alone() -> None:
     assert isinstance(_optimizer(module), torch.optim.Adagrad)
 
 
-def test_channels_last_switch() -> None:
+def test_channels_last_default_per_version_and_switch() -> None:
     cfg = _compose()
     assert cfg.model.fused_optimizer is True
+    # measured: pays off for v2 on an AVX2 CPU, not for v1 (BENCHMARKS.md)
+    assert cfg.model.version == "v2" and cfg.model.channels_last is True
+    assert _compose("model=ras_v1").model.channels_last is False
+    assert _compose("strategy=v2").model.channels_last is True
     on = RASModule(channels_last=True).net.backbone.conv1.weight
     off = RASModule(channels_last=False).net.backbone.conv1.weight
     assert on.is_contiguous(memory_format=torch.channels_last) and not on.is_contiguous()
