@@ -173,6 +173,8 @@ class RASModule(L.LightningModule):
             return {}
         if "fused" in (getattr(factory, "keywords", None) or {}):
             return {}  # the optimizer config chose
+        if self.device.type not in ("cpu", "cuda"):
+            return {}  # fused kernels exist for these two everywhere
         try:
             accepts = "fused" in inspect.signature(factory).parameters
         except (TypeError, ValueError):
