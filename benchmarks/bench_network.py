@@ -1,7 +1,9 @@
 """Network-only inference: the authors' eager fp32 forward against each optimisation.
 
     .venv/bin/python benchmarks/bench_network.py [--version v2] [--size 352] [--batches 1 8]
-        [--iters 5] [--repeat 2] [--no-compile] [--quick]
+        [--iters 5] [--repeat 2] [--no-compile] [--timeout 600] [--quick]
+
+BENCHMARKS.md's table: ``--iters 3 --repeat 2 --timeout 480``.
 
 RAS at 352x352 on seeded random weights, one contender per subprocess (its peak RSS is its
 own, torch's import included), contenders alternating, ``--repeat`` rounds; a contender's

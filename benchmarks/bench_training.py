@@ -1,7 +1,9 @@
 """Training speed: our ``Trainer.fit`` against a plain PyTorch loop (the authors' way).
 
     .venv/bin/python benchmarks/bench_training.py [--versions v1 v2] [--size 352] [--batch 4]
-        [--warmup 3] [--steps 8] [--repeat 2] [--quick]
+        [--warmup 3] [--steps 8] [--repeat 2] [--threads 0] [--quick]
+
+BENCHMARKS.md's tables: ``--repeat 2 --warmup 2 --steps 5`` (and the same with ``--threads 1``).
 
 Every contender trains the same network (RAS v1 or v2 from scratch), with the same loss
 (``ras_lightning.losses.deep_supervision_loss``), the same optimizer as the version's recipe
