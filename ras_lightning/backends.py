@@ -51,6 +51,8 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
     """The predictor for a ``predict`` / ``eval`` config (weights, backend, device, batching,
     fold_bn, channels_last, half, threads)."""
     backend = choose_backend(str(cfg.backend), str(cfg.device), str(cfg.weights))
+    # batching pays on a GPU but not on a few CPU cores (eager PyTorch even loses a quarter of
+    # its speed at batch 8 there; BENCHMARKS.md, "Network-only inference"): null picks
     if backend == "onnxruntime":
         if str(cfg.device) not in ("auto", "cpu"):
             raise UserError(
@@ -58,15 +60,18 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
             )
         from ras_lightning.onnx_backend import OnnxPredictor
 
-        return OnnxPredictor(str(cfg.weights), cfg.batch_size, cfg.get("threads"))
+        return OnnxPredictor(str(cfg.weights), cfg.batch_size or 1, cfg.get("threads"))
     from ras_lightning.inference import Predictor
     from ras_lightning.weights import load_weights
 
-    return Predictor(
+    predictor = Predictor(
         load_weights(cfg.weights),
         cfg.device,
-        cfg.batch_size,
+        cfg.batch_size or 8,
         cfg.fold_bn,
         cfg.channels_last,
         cfg.half,
     )
+    if cfg.batch_size is None and predictor.device.type == "cpu":
+        predictor.batch_size = 1
+    return predictor
