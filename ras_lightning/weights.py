@@ -97,11 +97,14 @@ def read_weights(path: str | Path) -> WeightArrays:
         state = {k[4:]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
         if not state:
             raise UserError(f"weights: {path} is a Lightning checkpoint without a RAS network")
-        version = str(hp.get("version", "v2"))
+        # the network's own tensors decide v1/v2 and the width (v1 alone has the stride-2
+        # RA1 block), so a hyper-parameter record this reader could not follow cannot mislead
+        version = "v1" if any(k.startswith("ra1.") for k in state) else "v2"
+        convert = state.get("mscm.convert.weight")
         return WeightArrays(
             state,
             version,
-            int(hp.get("channels", 64)),
+            int(convert.shape[0]) if convert is not None else int(hp.get("channels", 64)),
             str(hp.get("input_recipe", version)),
             int(hp.get("eval_size", 352)),
             "checkpoint",

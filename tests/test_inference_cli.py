@@ -231,6 +231,12 @@ def test_torch_free_reader_matches_torch_load(
     assert arrays.source == "official" and arrays.version == "v2" and arrays.size == 352
     assert np.array_equal(arrays.state["backbone.conv1.weight"], ref["module.bkbone.conv1.weight"])
     assert 98 < arrays.size_mb() < 99.5
+    # a checkpoint's version and width come from its tensors, not only its hyper-parameters
+    v1 = tmp_path / "v1.ckpt"
+    net_v1 = {f"net.{k}": v for k, v in RAS("v1", channels=32).state_dict().items()}
+    torch.save({"state_dict": net_v1, "hyper_parameters": {"version": "v2"}}, v1)
+    arrays = read_weights(v1)
+    assert (arrays.version, arrays.channels, arrays.source) == ("v1", 32, "checkpoint")
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
