@@ -37,9 +37,9 @@ CONTENDERS = {
     "eager": "eager fp32 (authors' way)",
     "cl": "channels_last",
     "fold": "BN folded",
-    "fold_cl": "BN folded + channels_last (predict's default)",
+    "fold_cl": "BN folded + channels_last (predict backend=torch)",
     "compile": "torch.compile (inductor, freezing) of folded + channels_last",
-    "onnx": "ONNX Runtime (folded, CPU provider)",
+    "onnx": "ONNX Runtime (folded, CPU provider; predict/eval default on a CPU)",
 }
 
 
