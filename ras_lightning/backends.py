@@ -1,7 +1,7 @@
 """Choosing the inference backend of ``predict`` and ``eval``.
 
 ``backend=auto`` (the default) runs ONNX Runtime on a CPU, with a graph built from the weights
-and no torch import (1.6x faster network and ~3 s less start-up than eager PyTorch on a 2-core
+and no torch import (1.45x faster network and ~3 s less start-up than eager PyTorch on a 2-core
 CPU, see BENCHMARKS.md), and PyTorch on a GPU (fp16 autocast, channels-last, BatchNorm folded).
 ``backend=torch`` or ``backend=onnxruntime`` forces one; an ``.onnx`` file always runs on ONNX
 Runtime.
