@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ras_lightning.batched import BatchedPredictor, preprocess, to_uint8_map
+from ras_lightning.errors import UserError
 from ras_lightning.fps import model_size_mb
 from ras_lightning.models.backbone import Bottleneck
 from ras_lightning.weights import Weights
@@ -50,9 +51,18 @@ def fold_batchnorm(net: nn.Module) -> nn.Module:
 
 
 def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: the GPU when PyTorch sees one, else the CPU; a named device must exist."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"device: unknown {device!r} (auto, cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device={device}: PyTorch sees no CUDA GPU here; use device=auto or cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device={device}: MPS is not available here; use device=auto or cpu")
+    return dev
 
 
 class Predictor(BatchedPredictor):

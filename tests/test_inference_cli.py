@@ -278,6 +278,13 @@ def test_choose_backend() -> None:
     assert choose_backend("auto", "cuda", "m.onnx") == "onnxruntime"
     with pytest.raises(UserError, match="backend must be one of"):
         choose_backend("tensorrt", "auto", "x.ckpt")
+    from ras_lightning.inference import pick_device
+
+    with pytest.raises(UserError, match="unknown 'tpu'"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU"):
+            pick_device("cuda")
 
 
 def test_predict_on_cpu_runs_without_torch_and_agrees_with_pytorch(
