@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ras_lightning.fps import peak_rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 PEAK_GFLOPS = 156.0  # 2 cores x 2.45 GHz x 2 FMA units x 8 fp32 lanes x 2 flops
 CONTENDERS = {
@@ -41,15 +43,6 @@ CONTENDERS = {
     "compile": "torch.compile (inductor, freezing) of folded + channels_last",
     "onnx": "ONNX Runtime (folded, CPU provider; predict/eval default on a CPU)",
 }
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM). Unlike ``ru_maxrss``, which after exec keeps
-    the parent's peak at fork time, VmHWM starts afresh in a new program."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _net(version: str, fold: bool, channels_last: bool):  # noqa: ANN202

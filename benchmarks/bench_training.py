@@ -39,6 +39,8 @@ from typing import Any
 
 import torch
 
+from ras_lightning.fps import peak_rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 CORE_GFLOPS = 78.4  # 2.45 GHz x 2 FMA units x 8 fp32 lanes x 2 flops; 2 cores: 156
 CONTENDERS = {
@@ -56,15 +58,6 @@ OVERRIDES = {
     "fit": [],
     "fit_flip": ["model.channels_last={cl}"],
 }
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM). Unlike ``ru_maxrss``, which after exec keeps
-    the parent's peak at fork time, VmHWM starts afresh in a new program."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _data(n: int, size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:

@@ -1,10 +1,12 @@
-"""Frames per second as the RAS paper measures it: batch 1, warm-up, synchronised, network only."""
+"""Frames per second as the RAS paper measures it (batch 1, warm-up, synchronised, network
+only), model size and peak memory."""
 
 from __future__ import annotations
 
 import os
 import platform
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,3 +66,12 @@ def measure_fps(
 def model_size_mb(net: nn.Module) -> float:
     """Size of the fp32 state dict (parameters and buffers) in MB (1e6 bytes), as a .pth file."""
     return sum(t.numel() * t.element_size() for t in net.state_dict().values()) / 1e6
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Unlike ``ru_maxrss``, which after exec keeps
+    the parent's peak at fork time, VmHWM starts afresh in a new program."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
