@@ -122,22 +122,9 @@ def gflop_per_image(version: str, size: int) -> float:
 
 
 def export_onnx(version: str, path: Path) -> None:
-    import torch
+    from ras_lightning.export import export_onnx as write_onnx
 
-    net = _net(version, True, False)
-    n_out = net.num_side_outputs
-    names = [f"side{i}" for i in range(n_out)]
-    dyn = {k: {0: "batch", 2: "height", 3: "width"} for k in ["image", *names]}
-    torch.onnx.export(
-        net,
-        (torch.randn(1, 3, 352, 352),),
-        str(path),
-        input_names=["image"],
-        output_names=names,
-        dynamic_axes=dyn,
-        opset_version=17,
-        dynamo=False,
-    )
+    write_onnx(_net(version, True, False), path)
 
 
 def main() -> None:

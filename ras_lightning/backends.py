@@ -52,7 +52,8 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
     fold_bn, channels_last, half, threads)."""
     backend = choose_backend(str(cfg.backend), str(cfg.device), str(cfg.weights))
     # batching pays on a GPU but not on a few CPU cores (eager PyTorch even loses a quarter of
-    # its speed at batch 8 there; BENCHMARKS.md, "Network-only inference"): null picks
+    # its speed at batch 8 there; BENCHMARKS.md, "Network-only inference"), so batch_size=null
+    # means 1 on a CPU and 8 on a GPU
     if backend == "onnxruntime":
         if str(cfg.device) not in ("auto", "cpu"):
             raise UserError(

@@ -24,7 +24,11 @@ from ras_lightning.weights import load_weights
 log = logging.getLogger("ras_lightning.export")
 
 
-def _export_onnx(net: torch.nn.Module, path: Path, opset: int, meta: dict) -> None:
+def export_onnx(
+    net: torch.nn.Module, path: Path, opset: int = 17, meta: dict | None = None
+) -> None:
+    """``net``'s side-output logits as ONNX (dynamic batch/height/width), with ``meta`` stored
+    as metadata."""
     import onnx
 
     n_out = net.num_side_outputs
@@ -42,7 +46,7 @@ def _export_onnx(net: torch.nn.Module, path: Path, opset: int, meta: dict) -> No
         dynamo=False,
     )
     model = onnx.load(str(path))
-    for k, v in meta.items():
+    for k, v in (meta or {}).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, str(v)
     onnx.save(model, str(path))
@@ -84,7 +88,7 @@ def run(cfg: DictConfig) -> float:
         "outputs": "side-output logits at input size, finest first",
     }
     if cfg.format == "onnx":
-        _export_onnx(net, out, cfg.opset, meta)
+        export_onnx(net, out, cfg.opset, meta)
     else:
         with torch.inference_mode(False), torch.no_grad():
             traced = torch.jit.trace(net, torch.randn(1, 3, 352, 352), check_trace=False)
