@@ -2,7 +2,7 @@
 
 ``backend=auto`` (the default) runs ONNX Runtime on a CPU, with a graph built from the weights
 and no torch import (1.45x faster network and ~3 s less start-up than eager PyTorch on a 2-core
-CPU, see BENCHMARKS.md), and PyTorch on a GPU (fp16 autocast, channels-last, BatchNorm folded).
+CPU, see BENCHMARKS.md), and PyTorch on a GPU (channels-last, BatchNorm folded; fp16 autocast with half=true).
 ``backend=torch`` or ``backend=onnxruntime`` forces one; an ``.onnx`` file always runs on ONNX
 Runtime.
 """
@@ -61,7 +61,9 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
             )
         from ras_lightning.onnx_backend import OnnxPredictor
 
-        return OnnxPredictor(str(cfg.weights), cfg.batch_size or 1, cfg.get("threads"))
+        ort_predictor = OnnxPredictor(str(cfg.weights), cfg.batch_size or 1, cfg.get("threads"))
+        ort_predictor.minmax = bool(cfg.get("minmax", True))
+        return ort_predictor
     from ras_lightning.inference import Predictor
     from ras_lightning.weights import load_weights
 
@@ -73,6 +75,7 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
         cfg.channels_last,
         cfg.half,
     )
+    predictor.minmax = bool(cfg.get("minmax", True))
     if cfg.batch_size is None and predictor.device.type == "cpu":
         predictor.batch_size = 1
     return predictor

@@ -25,8 +25,8 @@ log = logging.getLogger("ras_lightning.eval")
 
 def run(cfg: DictConfig) -> dict:
     from ras_lightning.backends import make_predictor
-    from ras_lightning.batched import to_uint8_map
     from ras_lightning.data.discovery import discover_set, find_set_dirs
+    from ras_lightning.protocol import read_photo
     from ras_lightning.reports import write_json, write_tables
     from ras_lightning.scoring import score_folder
 
@@ -46,16 +46,16 @@ def run(cfg: DictConfig) -> dict:
 
         def photos(samples=samples):
             for s in samples:
-                img = cv2.imread(s.image, cv2.IMREAD_COLOR)
+                img = read_photo(s.image, predictor.recipe)  # as the recipe's test script
                 if img is None:
                     raise ValueError(f"cannot read image {s.image}")
-                yield s.name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+                yield s.name, img
 
         bar = tqdm(
             total=len(samples), desc=f"predict {name}", disable=not cfg.progress, leave=False
         )
-        for stem, prob in predictor.iter_predict(photos()):
-            cv2.imwrite(str(set_out / f"{stem}.png"), to_uint8_map(prob, cfg.minmax))
+        for stem, saliency in predictor.iter_predict(photos()):
+            cv2.imwrite(str(set_out / f"{stem}.png"), saliency)
             bar.update(1)
         bar.close()
         mask_dir = find_set_dirs(

@@ -12,7 +12,6 @@ import copy
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -75,7 +74,7 @@ class Predictor(BatchedPredictor):
         batch_size: int = 8,
         fold_bn: bool = True,
         channels_last: bool = True,
-        half: bool = True,
+        half: bool = False,
     ) -> None:
         self.device = pick_device(device)
         net = fold_batchnorm(weights.net) if fold_bn else weights.net.eval()
@@ -89,17 +88,11 @@ class Predictor(BatchedPredictor):
         self.name = "PyTorch" + (" fp16" if self.autocast else "")
 
     @torch.inference_mode()
-    def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """The finest side output's logits (N, 1, h, w), float32 on the CPU."""
         x = torch.from_numpy(batch).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.autocast):
             logits = self.net(x)[0]
-        prob = torch.sigmoid(logits.float())
-        # back to each photo's size, bilinear, as the authors' test scripts
-        return [
-            F.interpolate(prob[i : i + 1], size=hw, mode="bilinear", align_corners=False)[0, 0]
-            .cpu()
-            .numpy()
-            for i, hw in enumerate(sizes)
-        ]
+        return logits.float().cpu().numpy()

@@ -26,15 +26,20 @@ def bce_iou_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def deep_supervision_loss(
-    side_logits: Sequence[torch.Tensor], target: torch.Tensor, divide_by_batch: bool = False
+    side_logits: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    divide_by: int | bool | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Sum of :func:`bce_iou_loss` over the side outputs; returns (total, per-side losses).
 
-    ``divide_by_batch`` divides the total by the batch size, as the v1 authors' training script
-    does (their CPD-derived loop); it only rescales the gradient, i.e. the effective lr.
+    ``divide_by`` (an int) divides the total by that number, as the v1 authors' training
+    script divides by its configured batch size 10 (also for a smaller last batch); ``True``
+    divides by this batch's size. It only rescales the gradient, i.e. the effective lr.
     """
     sides = [bce_iou_loss(y, target) for y in side_logits]
     total = torch.stack(sides).sum()
-    if divide_by_batch:
-        total = total / target.shape[0]
+    if divide_by is True:
+        divide_by = target.shape[0]
+    if divide_by:
+        total = total / divide_by
     return total, sides

@@ -13,9 +13,22 @@ from torch import nn
 
 from ras_lightning.losses import deep_supervision_loss
 from ras_lightning.metrics import SODMetrics
+from ras_lightning.metrics.prepare import work_dtype
 from ras_lightning.models import RAS
+from ras_lightning.protocol import MINMAX_EPS
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+def authors_map(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The authors' saved 8-bit map of one image's (1, 1, h, w) finest logits, as float
+    values 0..255 at ``size``: bilinear ``align_corners=True`` resize of the logits, sigmoid,
+    per-image ``(r - min) / (max - min + 1e-8)``, x255, rounded half to even and saturated as
+    ``cv2.imwrite`` does (see :mod:`ras_lightning.protocol`, the same steps in NumPy)."""
+    r = F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=True)
+    r = torch.sigmoid(r)[0, 0]
+    r = (r - r.min()) / (r.max() - r.min() + MINMAX_EPS)
+    return torch.round(255 * r).clamp(0, 255)
 SchedulerFactory = Callable[..., Any]
 
 
@@ -28,7 +41,8 @@ class RASModule(L.LightningModule):
         scheduler: optional factory ``f(optimizer) -> LR scheduler``, stepped per epoch.
         backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
         freeze_stem: leave the backbone's conv1/bn1 out of the optimizer (v2 recipe).
-        divide_loss_by_batch: divide the summed loss by the batch size (v1 recipe).
+        divide_loss_by_batch: divide the summed loss by the configured batch size
+            (``data.batch_size``), also for a smaller last batch (the v1 recipe).
         reset_optimizer_at_epoch: clear the optimizer's state (e.g. Adam's moments) at the
             start of this 0-based epoch; the v1 authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
@@ -75,8 +89,10 @@ class RASModule(L.LightningModule):
     # -- set-up ----------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        self.val_names = list(getattr(dm, "val_names", None) or ["val"])
-        self.test_names = list(getattr(dm, "test_names", None) or ["test"])
+        self.val_names = list(getattr(dm, "val_names", ["val"]))
+        self.test_names = list(getattr(dm, "test_names", ["test"]))
+        # the v1 authors divide by their configured batch size (10), whatever the batch holds
+        self.loss_divisor = getattr(dm, "batch_size", None)
         for names, store in (
             (self.val_names, self.val_metrics),
             (self.test_names, self.test_metrics),
@@ -93,9 +109,10 @@ class RASModule(L.LightningModule):
     # -- training --------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         sides = self(batch["image"])
-        loss, per_side = deep_supervision_loss(
-            sides, batch["mask"], self.hparams.divide_loss_by_batch
-        )
+        divisor = None
+        if self.hparams.divide_loss_by_batch:
+            divisor = getattr(self, "loss_divisor", None) or batch["image"].shape[0]
+        loss, per_side = deep_supervision_loss(sides, batch["mask"], divisor)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
@@ -122,13 +139,12 @@ class RASModule(L.LightningModule):
         return torch.sigmoid(self(image)[0].float())
 
     def _eval_step(self, batch: dict[str, Any], metrics: SODMetrics) -> None:
-        prob = self.predict_maps(batch["image"])
+        # scored as `eval` scores: the authors' 8-bit min-max map at the photo's size
+        logits = self(batch["image"])[0]
         for i, mask in enumerate(batch["mask"]):
-            # back to the photo's original size, as the authors' test scripts do
-            p = F.interpolate(
-                prob[i : i + 1], size=mask.shape[-2:], mode="bilinear", align_corners=False
-            )
-            metrics.update(p[0], mask)
+            saliency = authors_map(logits[i : i + 1], tuple(mask.shape[-2:]))
+            # k / 255 in float64, exactly as the file scorer divides the 8-bit map it reads
+            metrics.update(saliency.to(work_dtype(saliency.device))[None] / 255, mask)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, self.val_metrics[self.val_names[dataloader_idx]])

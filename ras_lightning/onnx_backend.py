@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ras_lightning.batched import BatchedPredictor
@@ -79,15 +78,6 @@ class OnnxPredictor(BatchedPredictor):
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """The finest side output's logits (N, 1, H, W) for a preprocessed batch."""
         return self.session.run(None, {self.input: batch})[0]
-
-    def _maps(self, batch: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-        logits = self.logits(batch)
-        prob = 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float32)))
-        # back to each photo's size, bilinear, as the authors' test scripts
-        return [
-            cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
-            for p, (h, w) in zip(prob, sizes, strict=True)
-        ]
 
     def measure_fps(self, runs: int = 20, warmup: int = 5, size: int | None = None) -> float:
         """Forward passes per second on one (1, 3, size, size) input, as the RAS paper."""

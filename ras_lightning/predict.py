@@ -20,7 +20,6 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ras_lightning.backends import make_predictor
-from ras_lightning.batched import to_uint8_map
 from ras_lightning.data.discovery import IMAGE_EXTS
 from ras_lightning.errors import UserError, user_errors
 
@@ -81,11 +80,10 @@ def run(cfg: DictConfig) -> dict[str, int]:
 
     written = 0
     bar = tqdm(total=len(files), unit="photo", disable=not cfg.progress, leave=False)
-    for (f, img), prob in predictor.iter_predict(photos()):
+    for (f, img), mask in predictor.iter_predict(photos()):
         rel = f.relative_to(base) if cfg.recursive else Path(f.name)
         dest = (out / rel).with_suffix(".png")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        mask = to_uint8_map(prob, cfg.minmax)
         cv2.imwrite(str(dest), mask)
         if cfg.cutout:
             rgba = np.dstack([img[..., ::-1], mask])  # BGRA for OpenCV

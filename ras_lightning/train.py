@@ -72,12 +72,23 @@ def run(cfg: DictConfig) -> float | None:
         datamodule.setup("test")
     model = build_module(cfg, datamodule)
 
+    val_names = list(getattr(datamodule, "val_names", []))
+    test_ckpt = str(cfg.get("test_ckpt", "last"))
+    if test_ckpt not in ("last", "best"):
+        raise UserError(f"test_ckpt must be 'last' or 'best', got {test_ckpt!r}")
+    if test_ckpt == "best" and not val_names and cfg.get("train", True) and cfg.get("test"):
+        raise UserError(
+            "test_ckpt=best needs a validation set: set data.val_fraction (e.g. 0.05) or "
+            "data.val_sets, or test the last epoch (test_ckpt=last, the authors' choice)"
+        )
     callbacks = []
     for name, cb_cfg in (cfg.get("callbacks") or {}).items():
         if cb_cfg is None or "_target_" not in cb_cfg:
             continue
         if name == "model_checkpoint" and cb_cfg.get("monitor") == "auto":
-            cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{datamodule.val_names[0]}/max_f"})
+            if not val_names:
+                continue  # no validation, no "best": last.ckpt is the run's checkpoint
+            cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{val_names[0]}/max_f"})
         callbacks.append(instantiate(cb_cfg))
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -96,10 +107,14 @@ def run(cfg: DictConfig) -> float | None:
         metrics.update(_flat_metrics(trainer.callback_metrics))
     if cfg.get("test"):
         ckpt = cfg.get("ckpt_path")  # test-only runs evaluate the given checkpoint
-        if cfg.get("train", True) and not trainer.fast_dev_run:
-            callback = trainer.checkpoint_callback
-            ckpt = (callback.best_model_path if callback else "") or None
-        log.info("testing %s", ckpt or "the final weights")
+        if cfg.get("train", True):
+            # test_ckpt=last: the last epoch's weights, as the authors evaluate (and release)
+            # them; test_ckpt=best: the best epoch on the validation set
+            ckpt = None
+            if test_ckpt == "best" and not trainer.fast_dev_run:
+                best = [c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor]
+                ckpt = next((b for b in best if b), None)
+        log.info("testing %s", ckpt or "the last epoch's weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         metrics.update(_flat_metrics(trainer.callback_metrics))
 
@@ -109,7 +124,9 @@ def run(cfg: DictConfig) -> float | None:
         log.info("metrics written to %s", out_dir / "metrics.json")
     key = cfg.get("optimized_metric")
     if key == "auto":
-        key = f"val/{datamodule.val_names[0]}/max_f"
+        key = f"val/{val_names[0]}/max_f" if val_names else None
+        if key is None:
+            log.warning("optimized_metric=auto needs a validation set (data.val_fraction > 0)")
     if key:
         value = metrics.get(key)
         if value is None or not math.isfinite(value):

@@ -39,5 +39,8 @@ def test_deep_supervision_sums_sides_and_divides_by_batch() -> None:
     total, per_side = deep_supervision_loss(sides, target)
     assert len(per_side) == 5
     assert torch.allclose(total, sum(bce_iou_loss(s, target) for s in sides))
-    divided, _ = deep_supervision_loss(sides, target, divide_by_batch=True)
+    divided, _ = deep_supervision_loss(sides, target, divide_by=True)
     assert torch.allclose(divided, total / 4)
+    # the v1 authors divide by the configured batch size (10), also for a smaller last batch
+    by_config, _ = deep_supervision_loss(sides, target, divide_by=10)
+    assert torch.allclose(by_config, total / 10)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ras_lightning.data.dataset import SODDataset, eval_collate
+from ras_lightning.data.collate import TrainCollate, eval_collate
+from ras_lightning.data.dataset import SODDataset
 from ras_lightning.data.demo import make_demo_data
 from ras_lightning.data.discovery import (
     Sample,
@@ -29,9 +28,10 @@ class SODDataModule(L.LightningDataModule):
     """Training, validation and test sets of salient-object data.
 
     Every set is ``<root>/<name>/`` with an image and a mask folder in one of the known layouts
-    (see :mod:`ras_lightning.data.discovery`). With ``val_sets`` empty, a seeded
-    ``val_fraction`` of the training set is held out for validation (DUTS has no validation
-    split). With ``demo=True`` the synthetic demo sets are generated into ``root`` first.
+    (see :mod:`ras_lightning.data.discovery`). Validation: the named ``val_sets``, else a
+    seeded ``val_fraction`` of the training set (DUTS has no validation split), else none
+    (``val_fraction=0``, the paper strategies: the authors train on every DUTS-TR pair).
+    With ``demo=True`` the synthetic demo sets are generated into ``root`` first.
     """
 
     def __init__(
@@ -58,8 +58,8 @@ class SODDataModule(L.LightningDataModule):
         super().__init__()
         if on_unpaired not in ("error", "skip"):
             raise ValueError(f"data.on_unpaired must be 'error' or 'skip', got {on_unpaired!r}")
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         self.root = str(root)
         self.train_set = train_set
         self.val_sets = list(val_sets or [])
@@ -85,7 +85,11 @@ class SODDataModule(L.LightningDataModule):
     # -- names used in logged keys --------------------------------------------------------
     @property
     def val_names(self) -> list[str]:
-        return self.val_sets or [f"{self.train_set}-holdout"]
+        """The validation sets' names; empty when no validation was asked for (the paper
+        strategies: every DUTS-TR pair trains, as the authors)."""
+        if self.val_sets:
+            return list(self.val_sets)
+        return [f"{self.train_set}-holdout"] if self.val_fraction > 0 else []
 
     @property
     def test_names(self) -> list[str]:
@@ -106,7 +110,7 @@ class SODDataModule(L.LightningDataModule):
             train = self._discover(self.train_set)
             if self.val_sets:
                 self.val_data = [SODDataset(self._discover(n), ev, False, n) for n in self.val_sets]
-            else:
+            elif self.val_fraction > 0:
                 rng = np.random.default_rng(self.split_seed)
                 order = rng.permutation(len(train))
                 n_val = max(1, round(len(train) * self.val_fraction))
@@ -119,19 +123,6 @@ class SODDataModule(L.LightningDataModule):
         if stage in ("test", None) and not self.test_data:
             self.test_data = [SODDataset(self._discover(n), ev, False, n) for n in self.test_sets]
 
-    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict:
-        # The v2 recipe draws one size per batch (F3Net's collate); done here, after the
-        # transfer to the device, where the resize is cheapest.
-        trainer = self.trainer
-        if self.multiscale and trainer is not None and trainer.training:
-            size = random.choice(self.multiscale)
-            if tuple(batch["image"].shape[-2:]) != (size, size):
-                for key in ("image", "mask"):
-                    batch[key] = F.interpolate(
-                        batch[key], size=(size, size), mode="bilinear", align_corners=False
-                    )
-        return batch
-
     # -- loaders --------------------------------------------------------------------------
     def _loader_kwargs(self) -> dict[str, Any]:
         pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
@@ -142,11 +133,13 @@ class SODDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup('fit') first"
+        # the authors keep the smaller last batch (drop_last=False in both recipes)
         return DataLoader(
             self.train_data,
             batch_size=self.batch_size,
             shuffle=True,
-            drop_last=len(self.train_data) > self.batch_size,
+            drop_last=False,
+            collate_fn=TrainCollate(self.multiscale or [self.image_size]),
             **self._loader_kwargs(),
         )
 

@@ -13,18 +13,26 @@ from torch.utils.data import Dataset
 
 from ras_lightning.data.discovery import DataError, Sample
 from ras_lightning.data.io import read_image, read_mask
+from ras_lightning.data.transforms import TestInput
+from ras_lightning.protocol import read_photo
 
 
 class SODDataset(Dataset):
     """Photos + masks through an albumentations pipeline.
 
-    ``train=True`` yields ``{"image": (3, S, S), "mask": (1, S, S)}``; ``train=False`` yields the
-    resized photo with the mask at the photo's original size plus ``name`` and ``size``, so
-    predictions can be resized back and scored as the benchmarks do.
+    ``train=True`` yields ``{"image": (H, W, 3) float32, "mask": (H, W) float32}`` arrays from
+    the recipe's albumentations pipeline (stacked, and for v2 resized, by
+    :class:`~ras_lightning.data.collate.TrainCollate`); ``train=False`` yields the test
+    script's network input (3, S, S) with the mask at the photo's original size plus ``name``
+    and ``size``, so predictions are resized back and scored as the benchmarks do.
     """
 
     def __init__(
-        self, samples: Sequence[Sample], transform: A.Compose, train: bool, set_name: str = ""
+        self,
+        samples: Sequence[Sample],
+        transform: A.Compose | TestInput,
+        train: bool,
+        set_name: str = "",
     ) -> None:
         self.samples = list(samples)
         self.transform = transform
@@ -38,14 +46,19 @@ class SODDataset(Dataset):
     def _seed(self) -> None:
         # Each process (main or worker) seeds the pipeline from torch's per-worker seed, so a
         # seeded run is repeatable and workers do not repeat each other's augmentations.
-        if self._seeded_pid != os.getpid():
+        if self._seeded_pid != os.getpid() and hasattr(self.transform, "set_random_seed"):
             self.transform.set_random_seed(torch.initial_seed() % 2**32)
             self._seeded_pid = os.getpid()
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         self._seed()
         sample = self.samples[index]
-        image = read_image(sample.image)
+        if self.train or not isinstance(self.transform, TestInput):
+            image = read_image(sample.image)
+        else:  # read as the recipe's test script reads
+            image = read_photo(sample.image, self.transform.recipe)
+            if image is None:
+                raise DataError(f"cannot read image {sample.image}")
         mask = read_mask(sample.mask) if sample.mask else np.zeros(image.shape[:2], np.float32)
         if mask.shape != image.shape[:2]:
             raise DataError(
@@ -54,28 +67,10 @@ class SODDataset(Dataset):
             )
         if self.train:
             out = self.transform(image=image, mask=mask)
-            return {
-                "image": _chw(out["image"]),
-                "mask": torch.from_numpy(out["mask"])[None].float(),
-            }
-        out = self.transform(image=image)
+            return {"image": out["image"], "mask": out["mask"]}
         return {
-            "image": _chw(out["image"]),
+            "image": torch.from_numpy(self.transform(image)),
             "mask": torch.from_numpy(mask)[None],
             "name": sample.name,
             "size": image.shape[:2],
         }
-
-
-def _chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
-
-
-def eval_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the resized photos; keep the original-size masks, names and sizes as lists."""
-    return {
-        "image": torch.stack([b["image"] for b in batch]),
-        "mask": [b["mask"] for b in batch],
-        "name": [b["name"] for b in batch],
-        "size": [tuple(b["size"]) for b in batch],
-    }
