@@ -2,7 +2,8 @@
 
 ``backend=auto`` (the default) runs ONNX Runtime on a CPU, with a graph built from the weights
 and no torch import (1.45x faster network and ~3 s less start-up than eager PyTorch on a 2-core
-CPU, see BENCHMARKS.md), and PyTorch on a GPU (channels-last, BatchNorm folded; fp16 autocast with half=true).
+CPU, see BENCHMARKS.md), and PyTorch on a GPU (channels-last, BatchNorm folded; fp16
+autocast with ``half=true``).
 ``backend=torch`` or ``backend=onnxruntime`` forces one; an ``.onnx`` file always runs on ONNX
 Runtime.
 """

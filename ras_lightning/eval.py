@@ -1,9 +1,11 @@
 """``python -m ras_lightning.eval``: the paper's evaluation for a checkpoint or released weights.
 
-For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``, 8-bit,
-min-max normalised per image as the authors unless ``minmax=false``), scored with the full
-metric set; then ``OUT/metrics.json``, a paper-style table ``OUT/metrics.md`` (E-measure,
-S-measure, F-measure, MAE per set; FPS and model size) and the full table
+For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``), made as
+the authors' test scripts make it (:mod:`ras_lightning.protocol`), scored in ``convention``
+(``f3net``: the MATLAB evaluation behind the published tables, the default; or
+``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
+(adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
+``compare=paper`` adds the paper's numbers and the differences) and the full table
 ``OUT/metrics_full.md`` / ``.csv``.
 """
 
@@ -18,7 +20,8 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ras_lightning.batched import BatchedPredictor
-from ras_lightning.errors import user_errors
+from ras_lightning.errors import UserError, user_errors
+from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
 
 log = logging.getLogger("ras_lightning.eval")
 
@@ -28,8 +31,12 @@ def run(cfg: DictConfig) -> dict:
     from ras_lightning.data.discovery import discover_set, find_set_dirs
     from ras_lightning.protocol import read_photo
     from ras_lightning.reports import write_json, write_tables
-    from ras_lightning.scoring import score_folder
+    from ras_lightning.scoring import CONVENTIONS, score_folder
 
+    if cfg.convention not in CONVENTIONS:
+        raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
+    if str(cfg.get("compare") or "none") not in ("none", "paper"):
+        raise UserError(f"compare must be none or paper, got {cfg.compare}")
     out = Path(str(cfg.output_dir)).expanduser()
     layouts = dict(cfg.data.get("layouts") or {})
     # every set is found and paired before any prediction starts
@@ -68,6 +75,7 @@ def run(cfg: DictConfig) -> dict:
             cfg.workers,
             cfg.progress,
             desc=f"score {name}",
+            convention=str(cfg.convention),
         )
         results[name] = score.metrics
         rows.append(
@@ -97,15 +105,8 @@ def run(cfg: DictConfig) -> dict:
     }
     write_json({"sets": results, **info}, out / "metrics.json")
     write_tables(rows, out, "metrics_full")
-    lines = [
-        "| dataset | images | E-measure (max) | S-measure | F-measure (max) | MAE |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['dataset']} | {r['count']} | {r['max_e']:.3f} | {r['s_measure']:.3f} "
-            f"| {r['max_f']:.3f} | {r['mae']:.3f} |"
-        )
+    compare = str(cfg.get("compare") or "none")
+    lines = paper_table(rows, str(cfg.convention), version, compare == "paper")
     fps_text = f"{fps:.1f} FPS on {info['fps_device']}" if fps else "FPS not measured"
     lines.append("")
     lines.append(
@@ -114,9 +115,54 @@ def run(cfg: DictConfig) -> dict:
         f"{info['backend']}); "
         f"model size {info['model_size_mb']} MB."
     )
+    if compare == "paper":
+        lines.append(
+            f"Paper (RAS {version}, RTX 2080Ti): {PUBLISHED_FPS.get(version)} FPS, "
+            f"{PUBLISHED_MB.get(version)} MB."
+        )
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}
+
+
+def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
+    """The published figure's columns (adaptive E, S, adaptive F, MAE) for every set, with
+    the convention in the heading; with ``compare`` the paper's RAS ``version`` row and the
+    difference (ours - paper) under each set the figure has."""
+    how = {
+        "f3net": "F3Net's MATLAB evaluation, as the published tables",
+        "pysodmetrics": "PySODMetrics' definitions; the published tables use convention=f3net",
+    }[convention]
+    lines = [
+        f"Convention: {convention} ({how})",
+        "",
+        "| dataset | method | images | E-measure (adaptive) | S-measure "
+        "| F-measure (adaptive) | MAE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ours = [r[k] for k in PAPER_COLUMNS]
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['count']} | "
+            + " | ".join(f"{v:.3f}" for v in ours)
+            + " |"
+        )
+        paper = published(version, r["dataset"]) if compare else None
+        if paper is not None:
+            theirs = [paper[k] for k in PAPER_COLUMNS]
+            lines.append(
+                f"| {r['dataset']} | paper (RAS {version}) | | "
+                + " | ".join(f"{v:.3f}" for v in theirs)
+                + " |"
+            )
+            lines.append(
+                f"| {r['dataset']} | difference | | "
+                + " | ".join(f"{a - b:+.3f}" for a, b in zip(ours, theirs, strict=True))
+                + " |"
+            )
+        elif compare:
+            lines.append(f"| {r['dataset']} | paper (RAS {version}) | | - | - | - | - |")
+    return lines
 
 
 def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:

@@ -29,6 +29,8 @@ def authors_map(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     r = torch.sigmoid(r)[0, 0]
     r = (r - r.min()) / (r.max() - r.min() + MINMAX_EPS)
     return torch.round(255 * r).clamp(0, 255)
+
+
 SchedulerFactory = Callable[..., Any]
 
 

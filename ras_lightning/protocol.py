@@ -69,10 +69,12 @@ def _align_corners_matrix(n_out: int, n_in: int) -> np.ndarray:
     if n_in == 1 or n_out == 1:
         m[:, 0] = 1.0
         return m
-    src = np.arange(n_out, dtype=np.float64) * ((n_in - 1) / (n_out - 1))
+    # source positions in float32, as PyTorch's CPU kernel computes them
+    scale = np.float32((n_in - 1) / (n_out - 1))
+    src = np.arange(n_out, dtype=np.float32) * scale
     lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     hi = np.minimum(lo + 1, n_in - 1)
-    frac = (src - lo).astype(np.float32)
+    frac = src - lo.astype(np.float32)
     rows = np.arange(n_out)
     np.add.at(m, (rows, lo), 1 - frac)
     np.add.at(m, (rows, hi), frac)

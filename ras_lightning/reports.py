@@ -26,15 +26,16 @@ TITLES = {
 def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
     """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    keys = ["dataset", "method", "count", *METRIC_NAMES]
+    names = [k for k in METRIC_NAMES if any(k in r for r in rows)]  # a convention may lack some
+    keys = ["dataset", "method", "count", *names]
     with open(out_dir / f"{name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    head = ["dataset", "method", "images", *(TITLES[k] for k in METRIC_NAMES)]
+    head = ["dataset", "method", "images", *(TITLES[k] for k in names)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        vals = [f"{r[k]:.4f}" for k in METRIC_NAMES]
+        vals = [f"{r[k]:.4f}" if k in r else "" for k in names]
         lines.append(
             f"| {r['dataset']} | {r['method']} | {r['count']} | " + " | ".join(vals) + " |"
         )

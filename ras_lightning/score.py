@@ -55,6 +55,7 @@ def run(cfg: DictConfig) -> dict:
                 cfg.workers,
                 cfg.progress,
                 desc=f"{method} on {dataset}",
+                convention=cfg.convention,
             )
             msg = f"{method} on {dataset}: {score.count} maps scored"
             if score.resized:
@@ -70,7 +71,7 @@ def run(cfg: DictConfig) -> dict:
         if cfg.plots:
             plot_curves(curves, out, dataset)
     # one folder: the ten metric keys at the top level; several: {dataset: {method: {...}}}
-    summary = {k: rows[0][k] for k in METRIC_NAMES} if single else results
+    summary = {k: rows[0][k] for k in METRIC_NAMES if k in rows[0]} if single else results
     write_json(summary, out / "metrics.json")
     write_tables(rows, out)
     print((out / "metrics.md").read_text(), end="")

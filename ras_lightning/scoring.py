@@ -1,10 +1,15 @@
 """Scoring folders of saliency maps against folders of masks (what ``score`` and ``eval`` use).
 
 Maps are paired with masks by file stem whatever the extension (maps are often saved as
-.jpg); a map whose size differs from its mask is resized to it (bilinear, as
-PySODEvalToolkit does) and counted. Images are scored in parallel worker processes with the
-NumPy kernels (:mod:`ras_lightning.metrics.numpy_kernels`, no torch import); each worker
-returns per-image sums, which are added up (every metric is a mean over images).
+.jpg). Two conventions (``convention=``):
+
+* ``pysodmetrics``: PySODMetrics' definitions (:mod:`ras_lightning.metrics.numpy_kernels`);
+  a map whose size differs from its mask is resized to it (bilinear, as PySODEvalToolkit).
+* ``f3net``: the MATLAB evaluation in F3Net's repository that the RAS, CPD and F3Net tables
+  come from (:mod:`ras_lightning.metrics.f3net`; its own reading and ``imresize``).
+
+Images are scored in parallel worker processes with NumPy kernels (no torch import); each
+worker returns per-image sums, which are added up (every metric is a mean over images).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
+from ras_lightning.metrics import f3net
 from ras_lightning.metrics.numpy_kernels import image_stats, summarise
 
 
@@ -78,15 +84,39 @@ def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
     return arr
 
 
-def _score_chunk(pairs: Sequence[tuple[str, str]]) -> tuple[dict, int, int]:
+CONVENTIONS = ("pysodmetrics", "f3net")
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise DataError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    return convention
+
+
+def _stats(gt_path: str, pred_path: str, convention: str) -> tuple[dict, bool]:
+    """(per-image sums, whether the map was resized) of one pair."""
+    if convention == "f3net":
+        try:
+            gt, pred = f3net.read_gray_matlab(gt_path), f3net.read_gray_matlab(pred_path)
+        except OSError as err:
+            raise DataError(str(err)) from None
+        return f3net.image_stats(pred, gt), pred.shape != gt.shape
+    gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
+    resized = pred.shape != gt.shape
+    if resized:
+        pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return image_stats(pred, gt), resized
+
+
+def _score_chunk(
+    pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics"
+) -> tuple[dict, int, int]:
     totals: dict = {}
     resized = 0
     for gt_path, pred_path in pairs:
-        gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
-        if pred.shape != gt.shape:
-            pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-            resized += 1
-        for k, v in image_stats(pred, gt).items():
+        stats, was_resized = _stats(gt_path, pred_path, convention)
+        resized += was_resized
+        for k, v in stats.items():
             totals[k] = totals[k] + v if k in totals else v
     return totals, len(pairs), resized
 
@@ -110,8 +140,10 @@ def score_folder(
     workers: int | None = None,
     progress: bool = True,
     desc: str = "scoring",
+    convention: str = "pysodmetrics",
 ) -> FolderScore:
-    """Score every map in ``pred_dir`` against its mask in ``gt_dir``."""
+    """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``."""
+    check_convention(convention)
     pairs, lonely = pair_maps(gt_dir, pred_dir, missing)
     workers = workers or default_workers()
     chunk = max(1, min(16, len(pairs) // (workers * 4) or 1))
@@ -121,7 +153,8 @@ def score_folder(
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        results = pool.map(_score_chunk, chunks) if pool else map(_score_chunk, chunks)
+        conventions = [convention] * len(chunks)
+        results = (pool or _Serial()).map(_score_chunk, chunks, conventions)
         for part, n, r in results:
             for k, v in part.items():
                 totals[k] = totals[k] + v if k in totals else v
@@ -132,11 +165,28 @@ def score_folder(
         if pool:
             pool.shutdown()
         bar.close()
-    values = summarise(totals, count)
-    curves = {
-        "precision": (totals["precision"] / count).tolist(),
-        "recall": (totals["recall"] / count).tolist(),
-        "f": (totals["f_curve"] / count).tolist(),
-        "e": (totals["e_curve"] / count).tolist(),
-    }
+    if convention == "f3net":
+        values = f3net.summarise(totals, count)
+        precision, recall = totals["precision"] / count, totals["recall"] / count
+        curves = {
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "f": f3net.f_curve(precision, recall).tolist(),
+        }
+    else:
+        values = summarise(totals, count)
+        curves = {
+            "precision": (totals["precision"] / count).tolist(),
+            "recall": (totals["recall"] / count).tolist(),
+            "f": (totals["f_curve"] / count).tolist(),
+            "e": (totals["e_curve"] / count).tolist(),
+        }
     return FolderScore(values, curves, count, resized, lonely)
+
+
+class _Serial:
+    """``map`` in this process, with the pool's signature."""
+
+    @staticmethod
+    def map(fn, *iterables):  # type: ignore[no-untyped-def]
+        return map(fn, *iterables)
