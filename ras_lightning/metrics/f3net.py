@@ -152,9 +152,7 @@ def imresize(
     dtype = arr.dtype
     out = arr
     for axis in np.argsort(scales, kind="stable"):  # MATLAB: sort(scale), stable
-        weights, idx = _contributions(
-            in_shape[axis], out_shape[axis], scales[axis], antialiasing
-        )
+        weights, idx = _contributions(in_shape[axis], out_shape[axis], scales[axis], antialiasing)
         src = np.moveaxis(np.asarray(out, dtype=np.float64), axis, 0)
         acc = np.zeros((out_shape[axis],) + src.shape[1:])
         for j in range(weights.shape[1]):  # sum in MATLAB's order, one tap at a time
@@ -166,13 +164,21 @@ def imresize(
 # ----------------------------------------------------------------------------------- the metrics
 def mat2gray(a: np.ndarray) -> np.ndarray:
     """MATLAB's ``mat2gray(a)`` as float64 (Octave's arithmetic: ``(a - min) * (1 / range)``)."""
-    x = np.asarray(a, dtype=np.float64)
-    lo, hi = float(x.min()), float(x.max())
+    a = np.asarray(a)
+    lo, hi = float(a.min()), float(a.max())
     if lo == hi:  # constant: MATLAB clips the values to [0, 1]
-        return np.clip(x, 0.0, 1.0)
+        return np.clip(a.astype(np.float64), 0.0, 1.0)
+    if a.dtype.kind in "bu" and a.dtype.itemsize <= 2:
+        # 8/16-bit: the same arithmetic on the few distinct values, then a look-up
+        lut = _mat2gray_values(np.arange(int(lo), int(hi) + 1, dtype=np.float64), lo, hi)
+        return lut[a.astype(np.intp) - int(lo)]
+    return _mat2gray_values(a.astype(np.float64), lo, hi)
+
+
+def _mat2gray_values(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     out = (1.0 / (hi - lo)) * (x - lo)
     out[x <= lo] = 0.0
-    out[x >= hi] = 1.0
+    out[x >= hi] = 1.0  # exactly, whatever (1 / range) * range rounds to
     return out
 
 
@@ -268,8 +274,7 @@ def _s_measure(fg: np.ndarray, gt: np.ndarray) -> float:
 
 def _e_measure(fg: np.ndarray, gt: np.ndarray) -> float:
     """``Emeasure.m``: adaptive E, threshold ``2 * mean`` (not capped) with ``>``."""
-    fm = mat2gray(fg)
-    fm = fm > 2 * fm.mean()
+    fm = fg > 2 * fg.mean()  # its mat2gray(FM) leaves a mat2gray-ed map as it is
     n = float(gt.size)
     pred_fg = float(np.count_nonzero(fm))
     gt_fg = float(np.count_nonzero(gt))
