@@ -1,10 +1,12 @@
 """One-command GPU check of RAS: speed as the authors measure it and as we run it, Lightning
 training throughput per recipe, and a short real run (train -> test -> eval) on the demo data.
 
-On the lent GPU machine, from the repository root (``.gpu_wheels`` carried; made here first by
-``bash benchmarks/gpu_wheels.sh``), with no network::
+On the lent GPU machine, from the repository root (``.gpu_wheels`` carried; made first, where
+PyPI is reachable, by ``bash benchmarks/gpu_wheels.sh``), with no network::
 
     PYTHONUNBUFFERED=1 python3 benchmarks/gpu_check.py --out $OUT
+
+``--stages a,b`` reruns some stages into the same ``OUT`` (the other entries are kept).
 
 It installs the missing packages offline when ``import hydra`` fails there (``--install``
 forces it, ``--no-install`` never): the wheels of ``.gpu_wheels`` whose distribution the machine
@@ -14,12 +16,14 @@ It writes ``OUT/gpu_check.json`` (rewritten after every stage, so a kill keeps w
 ``OUT/gpu_check.md`` (the tables, naming the card, to paste into BENCHMARKS.md),
 ``OUT/gpu_check.log`` (every stage's output) and ``OUT/e2e_metrics.csv`` (the run's CSV log).
 Bulky files (demo data, the run, the eval maps) go to ``--work`` (default
-``$TMPDIR/ras_gpu_check``), outside ``OUT``. Target: about 6 minutes on one H100; a global
-budget (``--budget``, 450 s) skips what would not fit, so it ends within 8 minutes.
+``$TMPDIR/ras_gpu_check``), outside ``OUT``. Sized for about 6 minutes on one H100 (an
+estimate, not a measurement); a global budget (``--budget``, 450 s, the install included)
+skips what would not fit, so it ends within 8 minutes whatever the card.
 
 Each stage runs as ``python gpu_check.py --stage NAME`` in its own process (and process group)
-under its own time limit; a failure or timeout is recorded (status and the tail of its output)
-and the next stage runs. Stages, in order, with their limits on a GPU:
+under its own time limit, one at a time (``--jobs``: 1; timings must not overlap); a failure or
+timeout is recorded (status and the tail of its output) and the next stage runs. Stages, in
+order, with their limits on a GPU:
 
 =================  ======  ===========================================================
 stage              limit   measures
@@ -45,8 +49,9 @@ train_v1_fp32       120 s  in 16-mixed and 32-true, v1 batch 10 Adam in 32-true;
                            steps: images/s and peak GPU memory (``max_memory_allocated``)
 demo_data            90 s  the built-in demo sets (784 scenes) into ``WORK/data/demo``
 e2e_train           240 s  ``python -m ras_lightning.train trainer=gpu`` on the demo data at
-                           352 px, batch 16, 25 epochs (about 2 minutes on an H100; capped by
-                           ``trainer.max_time``): per-epoch train loss from the CSV log
+                           352 px, batch 16, 25 epochs (sized for about 2 minutes on an H100,
+                           an estimate; ``trainer.max_time`` caps the training at 150 s),
+                           model.pretrained_backbone=false: per-epoch train loss from the CSV log
                            (asserted finite and decreasing, first vs last epoch) and the test
                            metrics from ``metrics.json``
 eval                120 s  ``python -m ras_lightning.eval`` of the run's ``last.ckpt``
@@ -65,7 +70,8 @@ is what the machine that ran it measured, named in the output.
 
 It cannot rot: ``python benchmarks/gpu_check.py --device cpu --quick --out DIR`` runs every
 stage at toy sizes (64 px, a few steps, 2 epochs of a small demo set; bf16 autocast in place
-of fp16; no compile, no install) in the test suite (``tests/test_gpu_check.py``).
+of fp16; no compile, no install; two stages at a time, one thread each) in the test suite
+(``tests/test_gpu_check.py``).
 """
 
 from __future__ import annotations
@@ -171,10 +177,6 @@ def _tail(text: str, n: int = 2000) -> str:
     return text[-n:]
 
 
-def _finite_pos(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
-
-
 class Ctx:
     """What a stage process gets: its options and ``save`` for (partial) results."""
 
@@ -219,8 +221,6 @@ def _seed_torch() -> None:
     import torch
 
     torch.manual_seed(0)
-    if os.environ.get("RAS_CHECK_THREADS"):
-        torch.set_num_threads(int(os.environ["RAS_CHECK_THREADS"]))
 
 
 def _net(version: str, device: Any) -> Any:
@@ -262,6 +262,11 @@ def stage_env(ctx: Ctx) -> None:
         "cuda": torch.version.cuda,
         "cudnn": _cudnn_version(),
         "cuda_available": torch.cuda.is_available(),
+        # PyTorch's defaults, left as they are: TF32 convolutions on, TF32 matmuls off
+        "tf32": {
+            "cudnn": bool(torch.backends.cudnn.allow_tf32),
+            "matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        },
         "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "versions": {
             n: ver(n)
