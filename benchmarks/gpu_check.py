@@ -1197,15 +1197,16 @@ def drive(args: argparse.Namespace) -> int:
         say(f"{name}: start (limit {timeout:.0f} s)")
         stage_log = work / "stages" / f"{name}.log"
         f = stage_log.open("w")
-        proc = subprocess.Popen(
-            cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=work, start_new_session=True
-        )
+        # its own process group (killed whole on a timeout), in this session: whatever ends
+        # this session's processes (the device tool's limit) ends the stage's too
+        group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=work, **group)
         running[name] = {
             "proc": proc, "file": f, "log": stage_log, "result": result_file,
             "t0": time.perf_counter(), "timeout": timeout, "limit": limit,
         }  # fmt: skip
 
-    def finish(name: str, rc: int | None) -> None:
+    def finish(name: str, rc: int | None, forced: str | None = None) -> None:
         r = running.pop(name)
         _kill_group(r["proc"])  # whatever the stage left running
         r["proc"].wait()
@@ -1217,13 +1218,15 @@ def drive(args: argparse.Namespace) -> int:
         result = json.loads(r["result"].read_text()) if r["result"].is_file() else {}
         status = result.pop("_status", None)
         cpu_s = result.pop("_cpu_s", None)
-        if rc is None:
+        if forced:
+            status = forced
+        elif rc is None:
             status = f"timeout after {r['timeout']:.0f} s"
         elif status is None:
             status = "ok" if rc == 0 else f"error (exit {rc})"
         entry = {"status": status, "seconds": seconds, "cpu_s": cpu_s, "limit_s": r["limit"]}
         entry["result"] = result
-        if status.startswith(("error", "timeout")):
+        if status.startswith(("error", "timeout", "stopped")):
             entry["error"] = _tail(text, 2500)
         report["stages"][name] = entry
         done.add(name)
@@ -1235,6 +1238,17 @@ def drive(args: argparse.Namespace) -> int:
             for ln in _tail(text, 1200).splitlines()[-8:]:
                 print(f"    | {ln}", flush=True)
         flush()
+
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM/SIGINT: keep what finished
+        for name in list(running):
+            _kill_group(running[name]["proc"])
+            finish(name, None, f"stopped (signal {signum})")
+        report["stopped"] = f"signal {signum}"
+        flush()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
     # stages in order, up to --jobs at a time (1 on a GPU: timings must not overlap)
     while pending or running:
