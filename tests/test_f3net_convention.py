@@ -406,7 +406,7 @@ def record() -> None:
             "octave_image_package": version[1] if len(version) > 1 else None,
             "layout": "<work>/eval/maps/F3Net/ECSSD -> map folder, <work>/data/ECSSD/mask -> "
             "mask folder; run in <work>/eval",
-            "command": [*OCTAVE_CMD, OCTAVE_SCRIPT],
+            "command": [*OCTAVE_CMD, OCTAVE_SCRIPT.format(eval_dir="<F3NET_EVAL_DIR>")],
             "recorded_by": "F3NET_EVAL_DIR=<F3Net>/eval python tests/test_f3net_convention.py "
             "--record",
             "data": "../shared/data/SOD: gt/ (300 masks), maps/{Amulet,DSS,PiCANet}",
@@ -424,6 +424,12 @@ def record() -> None:
             "octave": imresize_octave,
         },
     }
+    write_fixture(fixture)
+    print(f"wrote {FIXTURE}")
+
+
+def write_fixture(fixture: dict) -> None:
+    """FIXTURE as indented JSON with each list of numbers on one line."""
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(fixture, indent=1)
     # one line per list of numbers
@@ -431,7 +437,6 @@ def record() -> None:
         r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: "[" + re.sub(r"\s+", " ", m[1]) + "]", text
     )
     FIXTURE.write_text(text + "\n")
-    print(f"wrote {FIXTURE}")
 
 
 def _f3net_commit(eval_dir: Path) -> str | None:
