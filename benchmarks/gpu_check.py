@@ -723,6 +723,8 @@ def stage_eval(ctx: Ctx) -> None:
         f"output_dir={out}",
         f"fps_runs={ctx.sz['fps_runs_eval']}",
         "progress=false",
+        # the convention training logs: its test/DEMO-TE/* must equal these (issue contract)
+        "convention=pysodmetrics",
     ]
     if ctx.quick:
         args.append("workers=1")
@@ -740,6 +742,35 @@ def stage_eval(ctx: Ctx) -> None:
     m = ctx.result["metrics"]
     if not m or not 0 <= m["max_f"] <= 1 or not 0 <= m["mae"] <= 1:
         raise AssertionError(f"eval metrics out of range: {m}")
+    # the end-of-training test (in the run's metrics.json) against this eval of last.ckpt
+    run_metrics = json.loads((ctx.work / "train" / "metrics.json").read_text())
+    diffs = {
+        k: abs(run_metrics[f"test/DEMO-TE/{k}"] - v)
+        for k, v in m.items()
+        if f"test/DEMO-TE/{k}" in run_metrics
+    }
+    ctx.save(train_test_vs_eval_max_abs_diff=max(diffs.values()) if diffs else None)
+    if ctx.cuda:
+        # fp16 autocast (half=true) against the default fp32 maps: how far do they drift?
+        out16 = ctx.work / "eval_fp16"
+        shutil.rmtree(out16, ignore_errors=True)
+        args16 = [a if not a.startswith("output_dir=") else f"output_dir={out16}" for a in args]
+        _cli(ctx, "eval", [*args16, "half=true", "fps=false"], "eval_fp16")
+        import cv2
+        import numpy as np
+
+        worst, means = 0, []
+        for p in sorted((out / "DEMO-TE").glob("*.png")):
+            a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED).astype(int)
+            b = cv2.imread(str(out16 / "DEMO-TE" / p.name), cv2.IMREAD_UNCHANGED).astype(int)
+            d = np.abs(a - b)
+            worst, means = max(worst, int(d.max())), [*means, float(d.mean())]
+        ctx.save(
+            fp16_vs_fp32_maps={
+                "max_gray_levels": worst,
+                "mean_gray_levels": float(np.mean(means)) if means else None,
+            }
+        )
 
 
 def stage_ddp(ctx: Ctx) -> None:

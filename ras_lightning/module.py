@@ -141,8 +141,10 @@ class RASModule(L.LightningModule):
         return torch.sigmoid(self(image)[0].float())
 
     def _eval_step(self, batch: dict[str, Any], metrics: SODMetrics) -> None:
-        # scored as `eval` scores: the authors' 8-bit min-max map at the photo's size
-        logits = self(batch["image"])[0]
+        # scored as `eval` scores: the authors' 8-bit min-max map at the photo's size, from an
+        # fp32 forward as their test scripts (no autocast, also when training in 16-mixed)
+        with torch.autocast(self.device.type, enabled=False):
+            logits = self(batch["image"].float())[0]
         for i, mask in enumerate(batch["mask"]):
             saliency = authors_map(logits[i : i + 1], tuple(mask.shape[-2:]))
             # k / 255 in float64, exactly as the file scorer divides the 8-bit map it reads
