@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ras_lightning.backends import make_predictor
 from ras_lightning.data.discovery import IMAGE_EXTS
 from ras_lightning.errors import UserError, user_errors
+from ras_lightning.protocol import read_photo
 
 log = logging.getLogger("ras_lightning.predict")
 
@@ -54,11 +55,10 @@ def _check_output(base: Path, out: Path) -> None:
         )
 
 
-def _read(path: Path) -> np.ndarray | None:
+def _read(path: Path, recipe: str) -> np.ndarray | None:
     if path.suffix.lower() not in IMAGE_EXTS | {".webp", ".tif", ".tiff"}:
         return None
-    arr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if arr is None else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    return read_photo(str(path), recipe)  # as the recipe's test script reads photos
 
 
 def run(cfg: DictConfig) -> dict[str, int]:
@@ -70,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, int]:
 
     def photos() -> Iterator[tuple[tuple[Path, np.ndarray], np.ndarray]]:
         for f in files:
-            img = _read(f)
+            img = _read(f, predictor.recipe)
             if img is None:
                 skipped.append(f)
                 log.warning("skipped (not a readable image): %s", f)
