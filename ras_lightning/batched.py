@@ -8,11 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ras_lightning.protocol import logits_to_map, network_input, probability_to_map
-
-__all__ = ["BatchedPredictor", "network_input", "preprocess", "to_uint8_map"]
-
-preprocess = network_input  # the name earlier versions exported
+from ras_lightning.protocol import logits_to_map, network_input
 
 
 class BatchedPredictor:
@@ -59,7 +55,3 @@ class BatchedPredictor:
         for (key, photo), lg in zip(items, logits, strict=True):
             yield key, logits_to_map(lg[0], photo.shape[:2], self.minmax)
 
-
-def to_uint8_map(prob: np.ndarray, minmax: bool = True) -> np.ndarray:
-    """8-bit map of a probability map (the authors' min-max first when ``minmax``)."""
-    return probability_to_map(prob, minmax)

@@ -15,13 +15,13 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ras_lightning.batched import BatchedPredictor, preprocess, to_uint8_map
+from ras_lightning.batched import BatchedPredictor
 from ras_lightning.errors import UserError
 from ras_lightning.fps import model_size_mb
 from ras_lightning.models.backbone import Bottleneck
 from ras_lightning.weights import Weights
 
-__all__ = ["Predictor", "fold_batchnorm", "pick_device", "preprocess", "to_uint8_map"]
+__all__ = ["Predictor", "fold_batchnorm", "pick_device"]
 
 
 def _fuse_pair(parent: nn.Module, conv_name: str, bn_name: str) -> None:
