@@ -1,9 +1,10 @@
 """Choosing the inference backend of ``predict`` and ``eval``.
 
-``backend=auto`` (the default) runs ONNX Runtime on a CPU, with a graph built from the weights
-and no torch import (1.45x faster network and ~3 s less start-up than eager PyTorch on a 2-core
-CPU, see BENCHMARKS.md), and PyTorch on a GPU (channels-last, BatchNorm folded; fp16
-autocast with ``half=true``).
+``backend=auto`` (the default) runs ONNX Runtime on a CPU and PyTorch on a GPU (channels-last,
+BatchNorm folded; fp16 autocast with ``half=true``). On a CPU the network is the RAS module
+exported once per weights file with ``torch.onnx.export`` and kept in the ONNX cache
+(:mod:`ras_lightning.onnx_cache`); with a warm cache no torch is imported (a faster network
+and ~3 s less start-up than eager PyTorch on a 2-core CPU, see BENCHMARKS.md).
 ``backend=torch`` or ``backend=onnxruntime`` forces one; an ``.onnx`` file always runs on ONNX
 Runtime.
 """
@@ -50,7 +51,7 @@ def choose_backend(backend: str, device: str, weights: str) -> str:
 
 def make_predictor(cfg: Any) -> BatchedPredictor:
     """The predictor for a ``predict`` / ``eval`` config (weights, backend, device, batching,
-    fold_bn, channels_last, half, threads)."""
+    fold_bn, channels_last, half, threads, cache_dir, trust_weights)."""
     backend = choose_backend(str(cfg.backend), str(cfg.device), str(cfg.weights))
     # batching pays on a GPU but not on a few CPU cores (eager PyTorch even loses a quarter of
     # its speed at batch 8 there; BENCHMARKS.md, "Network-only inference"), so batch_size=null
@@ -62,14 +63,20 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
             )
         from ras_lightning.onnx_backend import OnnxPredictor
 
-        ort_predictor = OnnxPredictor(str(cfg.weights), cfg.batch_size or 1, cfg.get("threads"))
+        ort_predictor = OnnxPredictor(
+            str(cfg.weights),
+            cfg.batch_size or 1,
+            cfg.get("threads"),
+            cfg.get("cache_dir"),
+            bool(cfg.get("trust_weights", False)),
+        )
         ort_predictor.minmax = bool(cfg.get("minmax", True))
         return ort_predictor
     from ras_lightning.inference import Predictor
     from ras_lightning.weights import load_weights
 
     predictor = Predictor(
-        load_weights(cfg.weights),
+        load_weights(cfg.weights, bool(cfg.get("trust_weights", False))),
         cfg.device,
         cfg.batch_size or 8,
         cfg.fold_bn,

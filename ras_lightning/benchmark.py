@@ -18,7 +18,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     from ras_lightning.inference import fold_batchnorm, pick_device
     from ras_lightning.weights import load_weights
 
-    weights = load_weights(cfg.weights)
+    trust = bool(cfg.get("trust_weights", False))
+    weights = load_weights(cfg.weights, trust)
     device = pick_device(cfg.device)
     eager = weights.net.eval().to(device)
     fast = fold_batchnorm(weights.net).to(device, memory_format=torch.channels_last)
@@ -34,7 +35,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if device.type == "cpu" and cfg.onnxruntime:
         from ras_lightning.onnx_backend import OnnxPredictor
 
-        ort = OnnxPredictor(cfg.weights, 1, cfg.get("threads"))
+        ort = OnnxPredictor(cfg.weights, 1, cfg.get("threads"), cfg.get("cache_dir"), trust)
         results["ONNX Runtime (predict/eval default on a CPU)"] = ort.measure_fps(
             cfg.runs, cfg.warmup, cfg.size
         )

@@ -173,7 +173,7 @@ def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:
         from ras_lightning.fps import cpu_name
 
         fps = predictor.measure_fps(cfg.fps_runs) if cfg.fps else None
-        device = cpu_name(cfg.get("threads"))
+        device = cpu_name(predictor.threads)
     else:
         from ras_lightning.fps import device_name, measure_fps
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,16 @@ def seeded_official_state(version: str, seed: int = 0) -> dict[str, torch.Tensor
         else:
             state[key] = torch.randn(shape, generator=g) * 0.05
     return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ONNX cache of the CPU inference path (``RAS_LIGHTNING_CACHE``, inherited by every
+    CLI run) in a temporary folder, never the user's cache; shared by the whole session."""
+    folder = tmp_path_factory.mktemp("onnx_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAS_LIGHTNING_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -157,6 +157,9 @@ def test_export_checks_itself_and_onnx_predicts(
 def test_eval_writes_maps_metrics_and_paper_table(
     trained_ckpt: Path, demo_root: Path, tmp_path: Path
 ) -> None:
+    from ras_lightning.onnx_backend import OnnxPredictor
+
+    OnnxPredictor(trained_ckpt)  # fills the cache (RAS_LIGHTNING_CACHE) if needed
     out = tmp_path / "eval"
     res = run_cli(
         "eval",
@@ -168,8 +171,7 @@ def test_eval_writes_maps_metrics_and_paper_table(
         env={"PYTHONPROFILEIMPORTTIME": "1"},
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    imported = {ln.rsplit("|", 1)[-1].strip() for ln in res.stderr.splitlines() if "|" in ln}
-    assert "torch" not in imported  # the CPU default: ONNX Runtime, NumPy scoring
+    assert "torch" not in _imported(res.stderr)  # a cache hit on ONNX Runtime, NumPy scoring
     maps = sorted((out / "DEMO-TE").glob("*.png"))
     assert len(maps) == 7
     photo = next((demo_root / "DEMO-TE" / "images").glob(maps[0].stem + ".*"))
@@ -205,68 +207,182 @@ def test_benchmark_names_the_device(trained_ckpt: Path) -> None:
     assert "ONNX Runtime" in res.stdout
 
 
-# -- the torch-free CPU path: reading weights, the ONNX graph, backend choice ---------------
+# -- reading weights safely; the ONNX cache of the CPU path; backend choice ------------------
 
 
-def test_torch_free_reader_matches_torch_load(
-    trained_ckpt: Path, official_v2: Path, tmp_path: Path
-) -> None:
-    from ras_lightning import torchfile
-    from ras_lightning.weights import read_weights
+def _imported(stderr: str) -> set[str]:
+    """Modules named by ``PYTHONPROFILEIMPORTTIME=1`` output."""
+    return {ln.rsplit("|", 1)[-1].strip() for ln in stderr.splitlines() if "|" in ln}
+
+
+def test_load_weights_reads_with_weights_only(official_v2: Path, tmp_path: Path) -> None:
+    from lightning.fabric.utilities.data import AttributeDict
 
     ref = torch.load(official_v2, map_location="cpu", weights_only=True)
-    got = torchfile.load(official_v2)
-    assert list(got) == list(ref)
-    for k, v in ref.items():
-        assert got[k].shape == tuple(v.shape) and np.array_equal(got[k], v.numpy()), k
-    ckpt = torchfile.load(trained_ckpt)
-    ref_ckpt = torch.load(trained_ckpt, map_location="cpu", weights_only=False)
-    assert dict(ckpt["hyper_parameters"]) == dict(ref_ckpt["hyper_parameters"])
-    k = "net.mscm.score.weight"
-    assert np.array_equal(ckpt["state_dict"][k], ref_ckpt["state_dict"][k].numpy())
-    # the pre-1.6 (non-zip) format is left to torch.load, transparently
+    # the pre-1.6 (non-zip) format
     legacy = tmp_path / "legacy.pth"
     torch.save(ref, legacy, _use_new_zipfile_serialization=False)
-    with pytest.raises(torchfile.UnsupportedFile):
-        torchfile.load(legacy)
-    arrays = read_weights(legacy)
-    assert arrays.source == "official" and arrays.version == "v2" and arrays.size == 352
-    assert np.array_equal(arrays.state["backbone.conv1.weight"], ref["module.bkbone.conv1.weight"])
-    assert 98 < arrays.size_mb() < 99.5
-    # a checkpoint's version and width come from its tensors, not only its hyper-parameters
+    loaded = load_weights(legacy)
+    assert loaded.source == "official" and loaded.net.version == "v2" and loaded.size == 352
+    assert torch.equal(loaded.net.backbone.conv1.weight, ref["module.bkbone.conv1.weight"])
+    # a checkpoint's version and width come from its tensors, not only its hyper-parameters;
+    # older Lightning versions pickle the hyper-parameters as an AttributeDict (allowlisted)
     v1 = tmp_path / "v1.ckpt"
     net_v1 = {f"net.{k}": v for k, v in RAS("v1", channels=32).state_dict().items()}
-    torch.save({"state_dict": net_v1, "hyper_parameters": {"version": "v2"}}, v1)
-    arrays = read_weights(v1)
-    assert (arrays.version, arrays.channels, arrays.source) == ("v1", 32, "checkpoint")
+    hp = AttributeDict(version="v2", input_recipe="v2", eval_size=320)
+    torch.save({"state_dict": net_v1, "hyper_parameters": hp}, v1)
+    loaded = load_weights(v1)
+    assert (loaded.net.version, loaded.net.mscm.convert.out_channels) == ("v1", 32)
+    assert (loaded.source, loaded.recipe, loaded.size) == ("checkpoint", "v2", 320)
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(UserError, match="refuses .*text.pth"):
+        load_weights(tmp_path / "text.pth")
+    with pytest.raises(UserError, match="cannot read .*text.pth"):
+        load_weights(tmp_path / "text.pth", trust=True)
+
+
+def test_untrusted_pickle_is_refused_in_one_line_unless_trusted(
+    official_v2: Path, tmp_path: Path
+) -> None:
+    import argparse
+
+    state = torch.load(official_v2, map_location="cpu", weights_only=True)
+    unsafe = tmp_path / "RAS.v2.args.pth"  # e.g. an argparse.Namespace saved beside the weights
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=0.1)}, unsafe)
+    with pytest.raises(UserError, match="argparse.Namespace") as err:
+        load_weights(unsafe)
+    assert "\n" not in str(err.value) and "trust_weights=true" in str(err.value)
+    assert load_weights(unsafe, trust=True).net.version == "v2"
+    src = _photos(tmp_path)
+    for backend in ("onnxruntime", "torch"):
+        res = run_cli(
+            "predict",
+            f"weights={unsafe}",
+            f"input={src / 'a.jpg'}",
+            f"output={tmp_path / backend}",
+            f"backend={backend}",
+            f"cache_dir={tmp_path / 'cache'}",
+        )
+        assert res.returncode == 1, res.stderr[-3000:]
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: weights: "), res.stderr
+        assert str(unsafe) in lines[0] and "trust_weights=true" in lines[0]
+    assert not list((tmp_path / "cache").glob("*.onnx"))
+    res = run_cli(
+        "predict",
+        f"weights={unsafe}",
+        f"input={src / 'a.jpg'}",
+        f"output={tmp_path / 'trusted'}",
+        "trust_weights=true",
+        f"cache_dir={tmp_path / 'cache'}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "trusted" / "a.png").is_file()
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_onnx_graph_from_weights_matches_pytorch(version: str) -> None:
-    import onnxruntime as ort
-
-    from ras_lightning.models.official import rename_official
-    from ras_lightning.onnx_graph import build_onnx
+def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
+    """The exported network on ONNX Runtime (its Resize with align_corners included) against
+    PyTorch, at odd sizes; the cache entry carries its metadata."""
+    from ras_lightning import onnx_cache
+    from ras_lightning.onnx_backend import OnnxPredictor
 
     official = seeded_official_state(version, 3) if REFERENCE.is_dir() else None
     if official is None:
         torch.manual_seed(3)
         official = RAS(version).official_state_dict()
     net = RAS.from_official_state_dict(official).eval()
-    state = rename_official({k: v.numpy() for k, v in official.items()}, version)
-    model = build_onnx(state, version)
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    for h, w in ((64, 64), (48, 80)):
+    path = tmp_path / f"RAS.{version}.pth"
+    torch.save(official, path)
+    cache = tmp_path / "cache"
+    predictor = OnnxPredictor(path, cache_dir=cache)
+    assert predictor.cache_hit is False
+    entry = onnx_cache.entry_path(path, cache)
+    assert entry.is_file() and list(cache.iterdir()) == [entry]  # no temporary file left
+    assert (predictor.version, predictor.recipe, predictor.size) == (version, version, 352)
+    assert predictor.size_mb == pytest.approx(sum(t.nbytes for t in official.values()) / 1e6)
+    assert [o.name for o in predictor.session.get_outputs()] == ["side0"]
+    for h, w in ((64, 64), (45, 83)):
         x = torch.randn(2, 3, h, w)
         with torch.no_grad():
             ref = net(x)[0].numpy()
-        got = sess.run(None, {"image": x.numpy()})[0]
+        got = predictor.logits(x.numpy())
         assert got.shape == ref.shape
         assert np.abs(got - ref).max() <= 1e-4 * (1 + np.abs(ref).max()), (h, w)
-    broken = dict(official)
-    del broken["ra2.convs.0.bias"]
-    with pytest.raises(UserError, match="ra2.convs.0.bias"):
-        build_onnx(rename_official({k: v.numpy() for k, v in broken.items()}, version), version)
+    assert OnnxPredictor(path, cache_dir=cache).cache_hit is True
+
+
+def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
+    official_v2: Path, tmp_path: Path
+) -> None:
+    src = _photos(tmp_path)
+    cache, other = tmp_path / "cache", tmp_path / "other_cache"
+    weights = tmp_path / "RAS.v2.pth"
+    weights.write_bytes(official_v2.read_bytes())
+
+    def predict(out: str, **overrides: str) -> tuple[set[str], str]:
+        res = run_cli(
+            "predict",
+            f"weights={weights}",
+            f"input={src}",
+            f"output={tmp_path / out}",
+            "device=cpu",
+            *[f"{k}={v}" for k, v in overrides.items()],
+            env={"PYTHONPROFILEIMPORTTIME": "1", "RAS_LIGHTNING_CACHE": str(cache)},
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        return _imported(res.stderr), res.stdout + res.stderr
+
+    imported, log = predict("cold")  # fills the cache: torch imported for the export
+    assert "torch" in imported and "exporting the network" in log
+    entries = sorted(cache.glob("*.onnx"))
+    assert len(entries) == 1
+    imported, log = predict("warm")  # a hit: ONNX Runtime alone
+    assert "onnxruntime" in imported and "torch" not in imported and "lightning" not in imported
+    assert "exporting" not in log
+    for name in ("a.png", "gray.png"):
+        cold = np.asarray(Image.open(tmp_path / "cold" / name))
+        assert np.array_equal(cold, np.asarray(Image.open(tmp_path / "warm" / name)))
+    # the key is the file's content: changed weights get their own entry
+    state = torch.load(weights, weights_only=True)
+    state["module.mscm.score.bias"] += 1.0
+    torch.save(state, weights)
+    imported, _ = predict("changed")
+    assert "torch" in imported and len(list(cache.glob("*.onnx"))) == 2
+    # cache_dir= overrides RAS_LIGHTNING_CACHE
+    predict("override", cache_dir=str(other))
+    assert len(list(other.glob("*.onnx"))) == 1 and len(list(cache.glob("*.onnx"))) == 2
+    # a damaged entry is exported again
+    entry = next(other.glob("*.onnx"))
+    entry.write_bytes(entry.read_bytes()[: 1 << 20])
+    imported, log = predict("rebuilt", cache_dir=str(other))
+    assert "rebuilding" in log and "torch" in imported
+    assert entry.stat().st_size > 90e6
+    imported, _ = predict("rebuilt_hit", cache_dir=str(other))
+    assert "torch" not in imported
+    a = np.asarray(Image.open(tmp_path / "override" / "a.png"))
+    assert np.array_equal(a, np.asarray(Image.open(tmp_path / "rebuilt_hit" / "a.png")))
+
+
+def test_cache_folder_follows_config_env_and_xdg(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ras_lightning.onnx_cache import cache_dir, weights_key
+
+    monkeypatch.setenv("RAS_LIGHTNING_CACHE", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir(str(tmp_path / "cfg")) == tmp_path / "cfg"
+    assert cache_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("RAS_LIGHTNING_CACHE")
+    assert cache_dir(None) == tmp_path / "xdg" / "ras-lightning" / "onnx"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir(None) == Path.home() / ".cache" / "ras-lightning" / "onnx"
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"x" * 10_000_000)
+    b.write_bytes(b"x" * 10_000_000)
+    assert weights_key(a) == weights_key(b) and len(weights_key(a)) == 64
+    b.write_bytes(b"x" * 9_999_999 + b"y")
+    assert weights_key(a) != weights_key(b)
 
 
 def test_choose_backend() -> None:
@@ -289,22 +405,13 @@ def test_choose_backend() -> None:
             pick_device("cuda")
 
 
-def test_predict_on_cpu_runs_without_torch_and_agrees_with_pytorch(
-    official_v2: Path, tmp_path: Path
-) -> None:
+def test_predict_on_cpu_agrees_with_pytorch(official_v2: Path, tmp_path: Path) -> None:
     src = _photos(tmp_path)
     fast, ref = tmp_path / "fast", tmp_path / "ref"
     res = run_cli(
-        "predict",
-        f"weights={official_v2}",
-        f"input={src}",
-        f"output={fast}",
-        "device=cpu",
-        env={"PYTHONPROFILEIMPORTTIME": "1"},
+        "predict", f"weights={official_v2}", f"input={src}", f"output={fast}", "device=cpu"
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    imported = {ln.rsplit("|", 1)[-1].strip() for ln in res.stderr.splitlines() if "|" in ln}
-    assert "onnxruntime" in imported and "torch" not in imported and "lightning" not in imported
     res = run_cli(
         "predict", f"weights={official_v2}", f"input={src}", f"output={ref}", "backend=torch"
     )

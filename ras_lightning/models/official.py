@@ -1,8 +1,7 @@
 """Key mapping between our state dict and the authors' released checkpoints.
 
 The authors name the backbone ``resnet`` (v1) and ``bkbone`` (v2); everything else (``mscm``,
-``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts. Nothing here
-imports torch (the CPU inference path reads the authors' files without it).
+``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts.
 """
 
 from __future__ import annotations

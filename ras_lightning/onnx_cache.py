@@ -1,0 +1,104 @@
+"""One ONNX file per weights file: the network of the CPU fast path, exported once, cached.
+
+``predict`` and ``eval`` on a CPU (``backend=auto|onnxruntime``) run ONNX Runtime on the RAS
+module of :mod:`ras_lightning.models` exported by ``torch.onnx.export``. The export needs
+torch (~3 s to import here) and takes ~2 s more, so its result is kept:
+
+* **key**: SHA-256 of the weights file's bytes (streamed), seeded with :data:`SETTINGS` (the
+  cache format and the exporter settings): a changed file or a changed export gets a new
+  entry, a renamed or copied file finds its old one;
+* **folder**: ``cache_dir=`` (config) > ``$RAS_LIGHTNING_CACHE`` >
+  ``$XDG_CACHE_HOME/ras-lightning/onnx`` > ``~/.cache/ras-lightning/onnx``; the file is
+  ``<key>.onnx``;
+* **write**: exported into a temporary file in that folder, then ``os.replace``: readers see
+  a whole file or none, and concurrent fills of one key are harmless;
+* **metadata** (ONNX ``metadata_props``): RAS version, input recipe, input size, model size
+  (MB), the key and the source file, so a cache hit needs nothing else.
+
+A hit imports neither torch nor this module's export code; an entry ONNX Runtime cannot load
+(or whose metadata is not ours) is exported again (:class:`ras_lightning.onnx_backend.
+OnnxPredictor`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+CACHE_FORMAT = 1
+OPSET = 17
+# everything besides the weights that decides the exported file: part of the key
+SETTINGS = (
+    f"ras-lightning onnx cache {CACHE_FORMAT}: torch.onnx.export(dynamo=False, "
+    f"opset_version={OPSET}), BatchNorm folded, output side0 = finest side-output logits, "
+    "dynamic batch/height/width\n"
+)
+ENV_VAR = "RAS_LIGHTNING_CACHE"
+# the metadata a cache entry must hold
+META_KEYS = ("version", "recipe", "size", "size_mb", "cache_key")
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``override`` (the ``cache_dir`` config key), else
+    ``$RAS_LIGHTNING_CACHE``, else ``$XDG_CACHE_HOME/ras-lightning/onnx``, else
+    ``~/.cache/ras-lightning/onnx``."""
+    if override:
+        return Path(str(override)).expanduser()
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ras-lightning" / "onnx"
+
+
+def weights_key(path: str | os.PathLike) -> str:
+    """The cache key of a weights file: SHA-256 of :data:`SETTINGS` and the file's bytes."""
+    digest = hashlib.sha256(SETTINGS.encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def entry_path(weights: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
+    """Where the ONNX file of ``weights`` is (or goes) in the cache folder."""
+    return cache_dir(folder) / f"{weights_key(weights)}.onnx"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
+    """Export the network of ``weights`` to the cache entry ``dest`` (atomically); return the
+    model size in MB. Imports torch. ``trust``: see :func:`ras_lightning.weights.read_file`."""
+    from ras_lightning.export import export_onnx
+    from ras_lightning.fps import model_size_mb
+    from ras_lightning.inference import fold_batchnorm
+    from ras_lightning.weights import load_weights
+
+    loaded = load_weights(weights, trust)
+    size_mb = model_size_mb(loaded.net)
+    meta = {
+        "version": loaded.net.version,
+        "recipe": loaded.recipe,
+        "size": loaded.size,
+        "size_mb": f"{size_mb:.6f}",
+        "cache_key": dest.stem,
+        "source": str(Path(str(weights)).expanduser().resolve()),
+        "outputs": "side0: the finest side-output logits at input size",
+    }
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        export_onnx(fold_batchnorm(loaded.net), Path(tmp), OPSET, meta, finest_only=True)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> as any new file
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return size_mb
