@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ras_lightning import onnx_cache
 from ras_lightning.batched import BatchedPredictor
 from ras_lightning.errors import UserError
 
@@ -46,12 +47,39 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def _session(model: str, threads: int) -> Any:
+def _session(model: str, threads: int, optimized: bool = False, save_as: str = "") -> Any:
+    """An ONNX Runtime CPU session; ``optimized``: the file is ONNX Runtime's own optimised
+    graph (no optimisation again); ``save_as``: write the optimised graph there."""
     ort = _ort()
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        if optimized
+        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
+    if save_as:
+        opts.optimized_model_filepath = save_as
+        opts.log_severity_level = 3  # its "for this hardware only" warning: we know (see cpu_tag)
     opts.intra_op_num_threads = threads
+    # no busy-waiting between runs: the photo's pre/post-processing runs between two forward
+    # passes, and spinning pool threads took the cores from it (and from other processes)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def _problem(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else repr(err)
+
+
+def _single_thread_blas() -> None:
+    """NumPy's BLAS (the map resize of every photo) on one thread: ONNX Runtime's threads are
+    the parallelism, and BLAS's own pool would compete with them for the same cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # an optional speed-up
+        return
+    threadpool_limits(1, user_api="blas")
 
 
 class OnnxPredictor(BatchedPredictor):
@@ -90,6 +118,7 @@ class OnnxPredictor(BatchedPredictor):
         self.recipe = meta.get("recipe", self.version)
         self.size = int(meta.get("size", 352))
         self.size_mb: float | None = float(meta["size_mb"]) if "size_mb" in meta else None
+        _single_thread_blas()
         self.input = self.session.get_inputs()[0].name
         self.output = self.session.get_outputs()[0].name  # side0, the finest
         self.batch_size = max(1, batch_size)
@@ -97,29 +126,61 @@ class OnnxPredictor(BatchedPredictor):
     def _cached_session(
         self, weights: Path, threads: int, cache_dir: str | Path | None, trust: bool
     ) -> Any:
-        from ras_lightning import onnx_cache
-
+        """The session of ``weights``' cache entry: ONNX Runtime's optimised file when there
+        is one, else the exported file (optimised, and the result saved), else a new export."""
         entry = onnx_cache.entry_path(weights, cache_dir)
-        if entry.is_file():
+        optimized = onnx_cache.optimized_path(entry)
+        self.cache_hit = True
+        session = self._open_entry(optimized, threads)
+        if session is None:
+            session = self._open_entry(entry, threads, save_to=optimized)
+        if session is None:
+            self.cache_hit = False
+            log.info("ONNX cache: exporting the network of %s (once per weights file)", weights)
+            t = time.perf_counter()
             try:
-                session = _session(str(entry), threads)
-                meta = session.get_modelmeta().custom_metadata_map
-                if all(k in meta for k in onnx_cache.META_KEYS) and meta["cache_key"] == entry.stem:
-                    self.cache_hit = True
-                    return session
-                problem = "not a complete cache entry"
-            except Exception as err:  # a truncated or damaged file: ONNX Runtime says which
-                problem = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-            log.warning("ONNX cache: rebuilding %s (%s)", entry, problem)
-        self.cache_hit = False
-        log.info("ONNX cache: exporting the network of %s (once per weights file)", weights)
-        t = time.perf_counter()
+                onnx_cache.fill(weights, entry, trust)
+            except OSError as err:
+                raise UserError(
+                    f"ONNX cache: cannot write {entry}: {err} (set cache_dir=)"
+                ) from None
+            log.info("ONNX cache: exported to %s in %.1f s", entry, time.perf_counter() - t)
+            session = self._open_entry(entry, threads, save_to=optimized)
+        if session is None:
+            raise UserError(f"ONNX cache: ONNX Runtime cannot load the new export {entry}")
+        return session
+
+    def _open_entry(self, path: Path, threads: int, save_to: Path | None = None) -> Any:
+        """A session of the cache file ``path``, or None if it is missing, damaged (a warning)
+        or not a complete entry. ``save_to``: ``path`` is an exported network; save ONNX
+        Runtime's optimised form of it there. Without: ``path`` is that optimised form."""
+        if not path.is_file():
+            return None
         try:
-            onnx_cache.fill(weights, entry, trust)
-        except OSError as err:
-            raise UserError(f"ONNX cache: cannot write {entry}: {err} (set cache_dir=)") from None
-        log.info("ONNX cache: exported %s to %s in %.1f s", weights, entry, time.perf_counter() - t)
-        return _session(str(entry), threads)
+            if save_to is None:
+                session = _session(str(path), threads, optimized=True)
+                self._check_entry(session, path)
+                return session
+            try:
+                with onnx_cache.atomic_file(save_to) as tmp:
+                    session = _session(str(path), threads, save_as=str(tmp))
+                    self._check_entry(session, path)
+            except OSError:  # a read-only cache: optimise every time
+                session = _session(str(path), threads)
+                self._check_entry(session, path)
+            return session
+        except Exception as err:  # a truncated or damaged file: ONNX Runtime says which
+            problem = _problem(err)
+        log.warning("ONNX cache: rebuilding %s (%s)", path, problem)
+        return None
+
+    @staticmethod
+    def _check_entry(session: Any, path: Path) -> None:
+        meta = session.get_modelmeta().custom_metadata_map
+        if not all(k in meta for k in onnx_cache.META_KEYS):
+            raise ValueError("not a complete cache entry: metadata missing")
+        if meta["cache_key"] != path.name.split(".", 1)[0]:
+            raise ValueError(f"the entry of another key, {meta['cache_key']}")
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """The finest side output's logits (N, 1, H, W) for a preprocessed batch."""

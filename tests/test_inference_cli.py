@@ -215,6 +215,11 @@ def _imported(stderr: str) -> set[str]:
     return {ln.rsplit("|", 1)[-1].strip() for ln in stderr.splitlines() if "|" in ln}
 
 
+def _exported(cache: Path) -> list[Path]:
+    """The exported networks in an ONNX cache folder (not ONNX Runtime's optimised forms)."""
+    return sorted(p for p in cache.glob("*.onnx") if ".ort-" not in p.name)
+
+
 def test_load_weights_reads_with_weights_only(official_v2: Path, tmp_path: Path) -> None:
     from lightning.fabric.utilities.data import AttributeDict
 
@@ -298,7 +303,9 @@ def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
     predictor = OnnxPredictor(path, cache_dir=cache)
     assert predictor.cache_hit is False
     entry = onnx_cache.entry_path(path, cache)
-    assert entry.is_file() and list(cache.iterdir()) == [entry]  # no temporary file left
+    optimized = onnx_cache.optimized_path(entry)
+    assert _exported(cache) == [entry] and optimized.is_file()
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]  # none left behind
     assert (predictor.version, predictor.recipe, predictor.size) == (version, version, 352)
     assert predictor.size_mb == pytest.approx(sum(t.nbytes for t in official.values()) / 1e6)
     assert [o.name for o in predictor.session.get_outputs()] == ["side0"]
@@ -335,8 +342,7 @@ def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
 
     imported, log = predict("cold")  # fills the cache: torch imported for the export
     assert "torch" in imported and "exporting the network" in log
-    entries = sorted(cache.glob("*.onnx"))
-    assert len(entries) == 1
+    assert len(_exported(cache)) == 1 and len(list(cache.glob("*.ort-*.onnx"))) == 1
     imported, log = predict("warm")  # a hit: ONNX Runtime alone
     assert "onnxruntime" in imported and "torch" not in imported and "lightning" not in imported
     assert "exporting" not in log
@@ -348,20 +354,27 @@ def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
     state["module.mscm.score.bias"] += 1.0
     torch.save(state, weights)
     imported, _ = predict("changed")
-    assert "torch" in imported and len(list(cache.glob("*.onnx"))) == 2
+    assert "torch" in imported and len(_exported(cache)) == 2
     # cache_dir= overrides RAS_LIGHTNING_CACHE
     predict("override", cache_dir=str(other))
-    assert len(list(other.glob("*.onnx"))) == 1 and len(list(cache.glob("*.onnx"))) == 2
-    # a damaged entry is exported again
-    entry = next(other.glob("*.onnx"))
+    assert len(_exported(other)) == 1 and len(_exported(cache)) == 2
+    # a damaged optimised file is made again from the exported one (no torch), a damaged
+    # exported file is exported again
+    entry = _exported(other)[0]
+    optimized = next(other.glob("*.ort-*.onnx"))
+    optimized.write_bytes(optimized.read_bytes()[: 1 << 20])
+    imported, log = predict("reoptimized", cache_dir=str(other))
+    assert "rebuilding" in log and "torch" not in imported and optimized.stat().st_size > 90e6
     entry.write_bytes(entry.read_bytes()[: 1 << 20])
+    optimized.unlink()
     imported, log = predict("rebuilt", cache_dir=str(other))
     assert "rebuilding" in log and "torch" in imported
-    assert entry.stat().st_size > 90e6
+    assert entry.stat().st_size > 90e6 and optimized.stat().st_size > 90e6
     imported, _ = predict("rebuilt_hit", cache_dir=str(other))
     assert "torch" not in imported
     a = np.asarray(Image.open(tmp_path / "override" / "a.png"))
-    assert np.array_equal(a, np.asarray(Image.open(tmp_path / "rebuilt_hit" / "a.png")))
+    for out in ("reoptimized", "rebuilt", "rebuilt_hit"):
+        assert np.array_equal(a, np.asarray(Image.open(tmp_path / out / "a.png"))), out
 
 
 def test_cache_folder_follows_config_env_and_xdg(
