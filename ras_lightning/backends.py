@@ -55,17 +55,18 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
     backend = choose_backend(str(cfg.backend), str(cfg.device), str(cfg.weights))
     # batching pays on a GPU but not on a few CPU cores (eager PyTorch even loses a quarter of
     # its speed at batch 8 there; BENCHMARKS.md, "Network-only inference"), so batch_size=null
-    # means 1 on a CPU and 8 on a GPU
+    # means 8 on a GPU and 1 for PyTorch on a CPU; ONNX Runtime on a CPU gets one photo per
+    # physical core (at most 4), run side by side on a share of the threads each
     if backend == "onnxruntime":
         if str(cfg.device) not in ("auto", "cpu"):
             raise UserError(
                 f"backend=onnxruntime runs on the CPU; device={cfg.device} needs backend=torch"
             )
-        from ras_lightning.onnx_backend import OnnxPredictor
+        from ras_lightning.onnx_backend import OnnxPredictor, physical_cores
 
         ort_predictor = OnnxPredictor(
             str(cfg.weights),
-            cfg.batch_size or 1,
+            cfg.batch_size or min(cfg.get("threads") or physical_cores(), 4),
             cfg.get("threads"),
             cfg.get("cache_dir"),
             bool(cfg.get("trust_weights", False)),

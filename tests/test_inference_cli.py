@@ -316,7 +316,12 @@ def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
         got = predictor.logits(x.numpy())
         assert got.shape == ref.shape
         assert np.abs(got - ref).max() <= 1e-4 * (1 + np.abs(ref).max()), (h, w)
-    assert OnnxPredictor(path, cache_dir=cache).cache_hit is True
+    # a batch run side by side, one photo per thread: the same logits, bit for bit
+    side_by_side = OnnxPredictor(path, batch_size=2, threads=2, cache_dir=cache)
+    assert side_by_side.cache_hit is True and side_by_side.parallel == 2
+    x = np.random.default_rng(0).standard_normal((2, 3, 45, 83), np.float32)
+    assert np.array_equal(side_by_side.logits(x), predictor.logits(x))
+    assert side_by_side.measure_fps(runs=1, warmup=0, size=64) > 0
 
 
 def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
