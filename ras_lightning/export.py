@@ -62,11 +62,15 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,
         )
-    model = onnx.load(str(path))
+    # metadata_props is a repeated field of ModelProto, and protobuf merges concatenated
+    # messages: appending a ModelProto holding only the metadata adds it, without parsing and
+    # rewriting the 100 MB file (~0.5 s)
+    extra = onnx.ModelProto()
     for k, v in (meta or {}).items():
-        entry = model.metadata_props.add()
+        entry = extra.metadata_props.add()
         entry.key, entry.value = k, str(v)
-    onnx.save(model, str(path))
+    with open(path, "ab") as f:
+        f.write(extra.SerializeToString())
 
 
 def _check(kind: str, path: Path, net: torch.nn.Module, sizes: list) -> tuple[float, float]:
