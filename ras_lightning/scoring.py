@@ -25,7 +25,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
-from ras_lightning.metrics import f3net
 from ras_lightning.metrics.numpy_kernels import image_stats, summarise
 
 
@@ -96,6 +95,8 @@ def check_convention(convention: str) -> str:
 def _stats(gt_path: str, pred_path: str, convention: str) -> tuple[dict, bool]:
     """(per-image sums, whether the map was resized) of one pair."""
     if convention == "f3net":
+        from ras_lightning.metrics import f3net  # imports SciPy (~0.4 s): only when needed
+
         try:
             gt, pred = f3net.read_gray_matlab(gt_path), f3net.read_gray_matlab(pred_path)
         except OSError as err:
@@ -113,11 +114,17 @@ def _score_chunk(
 ) -> tuple[dict, int, int]:
     totals: dict = {}
     resized = 0
-    for gt_path, pred_path in pairs:
-        stats, was_resized = _stats(gt_path, pred_path, convention)
-        resized += was_resized
-        for k, v in stats.items():
-            totals[k] = totals[k] + v if k in totals else v
+    # one thread per process: the workers are the parallelism (OpenCV would start its own pool)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        for gt_path, pred_path in pairs:
+            stats, was_resized = _stats(gt_path, pred_path, convention)
+            resized += was_resized
+            for k, v in stats.items():
+                totals[k] = totals[k] + v if k in totals else v
+    finally:
+        cv2.setNumThreads(threads)
     return totals, len(pairs), resized
 
 
@@ -146,7 +153,8 @@ def score_folder(
     check_convention(convention)
     pairs, lonely = pair_maps(gt_dir, pred_dir, missing)
     workers = workers or default_workers()
-    chunk = max(1, min(16, len(pairs) // (workers * 4) or 1))
+    # chunks of at most 8 maps, so that the workers finish at about the same time
+    chunk = max(1, min(8, len(pairs) // (workers * 4) or 1))
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
     totals: dict = {}
     count = resized = 0
@@ -166,6 +174,8 @@ def score_folder(
             pool.shutdown()
         bar.close()
     if convention == "f3net":
+        from ras_lightning.metrics import f3net
+
         values = f3net.summarise(totals, count)
         precision, recall = totals["precision"] / count, totals["recall"] / count
         curves = {
