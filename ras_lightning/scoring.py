@@ -24,7 +24,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+# f3net is imported here, before the pool forks: importing SciPy inside a worker forked from a
+# process that runs torch threads deadlocks (seen in the tests)
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
+from ras_lightning.metrics import f3net
 from ras_lightning.metrics.numpy_kernels import image_stats, summarise
 
 
@@ -95,8 +98,6 @@ def check_convention(convention: str) -> str:
 def _stats(gt_path: str, pred_path: str, convention: str) -> tuple[dict, bool]:
     """(per-image sums, whether the map was resized) of one pair."""
     if convention == "f3net":
-        from ras_lightning.metrics import f3net  # imports SciPy (~0.4 s): only when needed
-
         try:
             gt, pred = f3net.read_gray_matlab(gt_path), f3net.read_gray_matlab(pred_path)
         except OSError as err:
@@ -174,8 +175,6 @@ def score_folder(
             pool.shutdown()
         bar.close()
     if convention == "f3net":
-        from ras_lightning.metrics import f3net
-
         values = f3net.summarise(totals, count)
         precision, recall = totals["precision"] / count, totals["recall"] / count
         curves = {
