@@ -115,18 +115,13 @@ def _score_chunk(
 ) -> tuple[dict, int, int]:
     totals: dict = {}
     resized = 0
-    # one thread per process: the workers are the parallelism (OpenCV would start its own pool)
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        for gt_path, pred_path in pairs:
-            stats, was_resized = _stats(gt_path, pred_path, convention)
-            resized += was_resized
-            for k, v in stats.items():
-                totals[k] = totals[k] + v if k in totals else v
-    finally:
-        cv2.setNumThreads(threads)
+    for gt_path, pred_path in pairs:
+        stats, was_resized = _stats(gt_path, pred_path, convention)
+        resized += was_resized
+        for k, v in stats.items():
+            totals[k] = totals[k] + v if k in totals else v
     return totals, len(pairs), resized
+
 
 
 def default_workers() -> int:
@@ -160,6 +155,8 @@ def score_folder(
     totals: dict = {}
     count = resized = 0
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
+    # forked workers, each with OpenCV's default threads: changing OpenCV's thread count in a
+    # forked child (or importing SciPy there) can deadlock when the parent runs other threads
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         conventions = [convention] * len(chunks)
