@@ -10,9 +10,14 @@ F-measure and E-measure curves), timed in one run, alternating, best of ``--repe
 * ``ras_lightning.score workers=1`` (one process);
 * ``ras_lightning.score`` with its default worker processes (``--workers`` overrides).
 
+The two one-process rows run with ``OPENCV_FOR_THREADS_NUM=1`` (one OpenCV thread), so that
+one process is one core on both sides; the default-workers row runs as a user would run it.
+
 Prints the machine state (CPUs, load average before and after), a table with the process
-count of each row, the speed-ups, and the largest difference between the ten metrics of the
-PySODMetrics loop and of each ``score`` run (the agreement tests allow 1e-6).
+count of each row, the wall-clock speed-ups, the CPU seconds of each process tree (user + system,
+its workers included: less sensitive to other work on a shared machine than wall-clock time),
+and the largest difference between the ten metrics of the PySODMetrics loop and of each
+``score`` run (the agreement tests allow 1e-6).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -57,10 +63,17 @@ print(json.dumps({
 """
 
 
-def _time(cmd: list[str]) -> tuple[float, str]:
-    t = time.perf_counter()
-    res = subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, text=True)
-    return time.perf_counter() - t, res.stdout
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _time(cmd: list[str], one_thread: bool) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and its workers, stdout)."""
+    t, c = time.perf_counter(), _cpu()
+    env = {**os.environ, "OPENCV_FOR_THREADS_NUM": "1"} if one_thread else None
+    res = subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, text=True, env=env)
+    return time.perf_counter() - t, _cpu() - c, res.stdout
 
 
 def _load() -> str:
@@ -82,6 +95,7 @@ def main() -> None:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"machine: {cpus} CPUs for this process, load average {_load()} (1, 5, 15 min)")
     times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -101,9 +115,10 @@ def main() -> None:
             ),
         }
         for _ in range(args.repeat):
-            for name, (_procs, cmd) in rows.items():
-                seconds, stdout = _time(cmd)
+            for name, (procs, cmd) in rows.items():
+                seconds, cpu_seconds, stdout = _time(cmd, one_thread=procs == "1")
                 times.setdefault(name, []).append(seconds)
+                cpu.setdefault(name, []).append(cpu_seconds)
                 if name.startswith("PySOD"):
                     results[name] = json.loads(stdout.strip().splitlines()[-1])
                 else:
@@ -113,15 +128,19 @@ def main() -> None:
     ref_name = next(iter(rows))
     ref, ref_t = results[ref_name], min(times[ref_name])
     print(f"\nscoring {n} maps ({args.maps}), whole process, alternating, best of {args.repeat}\n")
-    print("| scorer | processes | seconds (best) | all runs | maps/s | speed-up | max abs diff |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| scorer | processes | seconds (best) | all runs | maps/s | speed-up "
+        "| CPU seconds (best) | max abs diff |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    ref_cpu = min(cpu[ref_name])
     for name, (procs, _cmd) in rows.items():
         best = min(times[name])
         diff = max(abs(results[name][k] - ref[k]) for k in ref)
         runs = " ".join(f"{t:.2f}" for t in times[name])
         print(
-            f"| {name} | {procs} | {best:.2f} | {runs} | {n / best:.1f} "
-            f"| {ref_t / best:.2f}x | {diff:.1e} |"
+            f"| {name} | {procs} | {best:.2f} | {runs} | {n / best:.1f} | {ref_t / best:.2f}x "
+            f"| {min(cpu[name]):.2f} ({ref_cpu / min(cpu[name]):.2f}x) | {diff:.1e} |"
         )
 
 
