@@ -69,8 +69,8 @@ def samples_per_s(root: Path, recipe: str, size: int, repeat: int) -> float:
 
 def train_images_per_s(version: str, size: int, batch: int, steps: int = 3) -> float:
     """Images/s of a plain fp32 training step (forward, BCE+IoU, backward, SGD)."""
-    from ras_lightning.losses import deep_supervision_loss
     from ras_lightning.models import RAS
+    from ras_lightning.training.losses import deep_supervision_loss
 
     torch.manual_seed(0)
     net = RAS(version=version, pretrained_backbone=False).train()

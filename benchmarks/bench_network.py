@@ -10,7 +10,7 @@ own, torch's import included), contenders alternating, ``--repeat`` rounds; a co
 speed is its best timed forward (``--iters`` after 2 warm-ups) over all rounds:
 
 * eager fp32, contiguous, ``torch.no_grad`` (the authors' test scripts);
-* channels-last; BatchNorm folded (``ras_lightning.inference.fold_batchnorm``); both;
+* channels-last; BatchNorm folded (``inference.torch_predictor.fold_batchnorm``); both;
 * ``torch.compile`` (inductor, with weight freezing) of the folded channels-last network;
   its compile time (first call) is reported separately; first round only (minutes here);
 * ONNX Runtime (CPU provider, all cores) on the folded network exported with ``torch.onnx``;
@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ras_lightning.fps import peak_rss_mb
+from ras_lightning.utils.timing import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 PEAK_GFLOPS = 156.0  # 2 cores x 2.45 GHz x 2 FMA units x 8 fp32 lanes x 2 flops
@@ -48,7 +48,7 @@ CONTENDERS = {
 def _net(version: str, fold: bool, channels_last: bool):  # noqa: ANN202
     import torch
 
-    from ras_lightning.inference import fold_batchnorm
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
     from ras_lightning.models import RAS
 
     torch.manual_seed(0)

@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from ras_lightning.losses import deep_supervision_loss
 from ras_lightning.models import RAS
+from ras_lightning.training.losses import deep_supervision_loss
 
 
 def saved_mb(net: torch.nn.Module, x: torch.Tensor, m: torch.Tensor) -> float:

@@ -82,7 +82,7 @@ def _load() -> str:
 
 def main() -> None:
     sys.path.insert(0, str(REPO))
-    from ras_lightning.scoring import default_workers
+    from ras_lightning.metrics.scoring import default_workers
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gt", default=str(REPO.parent / "shared/data/SOD/gt"))

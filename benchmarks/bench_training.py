@@ -6,7 +6,7 @@
 BENCHMARKS.md's tables: ``--repeat 2 --warmup 2 --steps 5`` (and the same with ``--threads 1``).
 
 Every contender trains the same network (RAS v1 or v2 from scratch), with the same loss
-(``ras_lightning.losses.deep_supervision_loss``), the same optimizer as the version's recipe
+(``training.losses.deep_supervision_loss``), the same optimizer as the version's recipe
 (v1: Adam 5e-5, loss / batch; v2: SGD nesterov, backbone lr x0.1, conv1/bn1 frozen) and the
 same batches of in-memory synthetic 352 px images (a DataLoader, no workers, shuffled), in
 its own subprocess (so its peak RSS is its own):
@@ -39,7 +39,8 @@ from typing import Any
 
 import torch
 
-from ras_lightning.fps import peak_rss_mb
+from ras_lightning import CONFIG_DIR
+from ras_lightning.utils.timing import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_GFLOPS = 78.4  # 2.45 GHz x 2 FMA units x 8 fp32 lanes x 2 flops; 2 cores: 156
@@ -74,9 +75,9 @@ def _data(n: int, size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
 def _compose(version: str, *overrides: str) -> Any:
     from hydra import compose, initialize_config_dir
 
-    import ras_lightning.config  # noqa: F401  (resolvers)
+    import ras_lightning.utils.resolvers  # noqa: F401  (resolvers)
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(
             "train",
             overrides=[f"strategy={version}", "model.pretrained_backbone=false", *overrides],
@@ -87,8 +88,8 @@ def _plain(
     cfg: Any, loader: Any, channels_last: bool, stamps: list[float], cpu: list[float]
 ) -> None:
     """The authors' loop: the same network, loss, optimizer groups and batches."""
-    from ras_lightning.losses import deep_supervision_loss
     from ras_lightning.models import RAS
+    from ras_lightning.training.losses import deep_supervision_loss
 
     net = RAS(version=cfg.model.version, pretrained_backbone=False).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -196,8 +197,8 @@ def train_gflop_per_image(version: str, size: int) -> float:
     """Forward + backward FLOPs of one training image (counted, batch 2, BN in train mode)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ras_lightning.losses import deep_supervision_loss
     from ras_lightning.models import RAS
+    from ras_lightning.training.losses import deep_supervision_loss
 
     net = RAS(version=version, pretrained_backbone=False).train()
     x = torch.randn(2, 3, size, size)

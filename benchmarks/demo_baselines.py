@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ras_lightning.data import discover_set, make_demo_data
-from ras_lightning.data.io import read_mask
+from ras_lightning.data.readers import read_mask
 from ras_lightning.metrics import MAE, FMeasure
 
 

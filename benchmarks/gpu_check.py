@@ -38,7 +38,7 @@ fps_authors_v1/v2    90 s  the authors' protocol (their v1/v2 ``test.py``): fp32
                            ``torch.no_grad()``. Also the first image's time and the FPS
                            without it
 fps_ours            150 s  batch 1, 352 px, after warm-up: eager fp32 (warm-up only), then
-                           BatchNorm folded (``ras_lightning.inference.fold_batchnorm``),
+                           BatchNorm folded (``inference.torch_predictor.fold_batchnorm``),
                            channels-last, cuDNN autotuning, ``inference_mode``, in fp32 and
                            fp16 autocast; and batched throughput, fp16 autocast, batch 32
                            (images/s, peak memory)
@@ -245,7 +245,7 @@ def stage_env(ctx: Ctx) -> None:
 
     import torch
 
-    from ras_lightning.fps import cpu_name
+    from ras_lightning.utils.timing import cpu_name
 
     def ver(name: str) -> str | None:
         try:
@@ -384,7 +384,7 @@ def _throughput(
 def stage_fps_ours(ctx: Ctx) -> None:
     import torch
 
-    from ras_lightning.inference import fold_batchnorm
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
 
     dev, sync, amp = ctx.device(), ctx.sync(), ctx.amp_dtype()
     s = ctx.sz
@@ -445,7 +445,7 @@ def stage_compile(ctx: Ctx, version: str) -> None:
 
     import torch
 
-    from ras_lightning.inference import fold_batchnorm
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
 
     limit = float(ctx.args.compile_limit or ctx.sz["compile_limit_s"])
     dev, sync, amp = ctx.device(), ctx.sync(), ctx.amp_dtype()
@@ -482,9 +482,10 @@ def stage_compile(ctx: Ctx, version: str) -> None:
 def _compose(version: str, accelerator: str) -> Any:
     from hydra import compose, initialize_config_dir
 
-    import ras_lightning.config  # noqa: F401  (resolvers)
+    import ras_lightning.utils.resolvers  # noqa: F401  (resolvers)
+    from ras_lightning import CONFIG_DIR
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(
             "train",
             overrides=[
@@ -502,8 +503,8 @@ def stage_train(ctx: Ctx, version: str, precision: str) -> None:
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader, Dataset
 
-    from ras_lightning.fps import peak_rss_mb
     from ras_lightning.train import build_module
+    from ras_lightning.utils.timing import peak_rss_mb
 
     s = ctx.sz
     dev = ctx.device()

@@ -8,15 +8,15 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from ras_lightning.errors import user_errors
+from ras_lightning.utils.errors import user_errors
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
     import torch
 
-    from ras_lightning.fps import device_name, measure_fps, model_size_mb
-    from ras_lightning.inference import fold_batchnorm, pick_device
-    from ras_lightning.weights import load_weights
+    from ras_lightning.inference.torch_predictor import fold_batchnorm, pick_device
+    from ras_lightning.models.weights import load_weights
+    from ras_lightning.utils.timing import device_name, measure_fps, model_size_mb
 
     trust = bool(cfg.get("trust_weights", False))
     weights = load_weights(cfg.weights, trust)
@@ -33,7 +33,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         ),
     }
     if device.type == "cpu" and cfg.onnxruntime:
-        from ras_lightning.onnx_backend import OnnxPredictor
+        from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
         ort = OnnxPredictor(cfg.weights, 1, cfg.get("threads"), cfg.get("cache_dir"), trust)
         results["ONNX Runtime (predict/eval default on a CPU)"] = ort.measure_fps(
@@ -50,7 +50,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
+@hydra.main(version_base="1.3", config_path="conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         run(cfg)

@@ -1,7 +1,7 @@
 """``python -m ras_lightning.eval``: the paper's evaluation for a checkpoint or released weights.
 
 For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``), made as
-the authors' test scripts make it (:mod:`ras_lightning.protocol`), scored in ``convention``
+the authors' test scripts make it (:mod:`inference.protocol`), scored in ``convention``
 (``f3net``: the MATLAB evaluation behind the published tables, the default; or
 ``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
 (adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
@@ -19,19 +19,19 @@ import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from ras_lightning.batched import BatchedPredictor
-from ras_lightning.errors import UserError, user_errors
+from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
+from ras_lightning.utils.errors import UserError, user_errors
 
 log = logging.getLogger("ras_lightning.eval")
 
 
 def run(cfg: DictConfig) -> dict:
-    from ras_lightning.backends import make_predictor
     from ras_lightning.data.discovery import discover_set, find_set_dirs
-    from ras_lightning.protocol import read_photo
-    from ras_lightning.reports import write_json, write_tables
-    from ras_lightning.scoring import CONVENTIONS, score_folder
+    from ras_lightning.inference.backends import make_predictor
+    from ras_lightning.inference.protocol import read_photo
+    from ras_lightning.metrics.reports import write_json, write_tables
+    from ras_lightning.metrics.scoring import CONVENTIONS, score_folder
 
     if cfg.convention not in CONVENTIONS:
         raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
@@ -167,15 +167,15 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
 
 def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:
     """(FPS as the paper or None, device name, RAS version, model size in MB)."""
-    from ras_lightning.onnx_backend import OnnxPredictor
+    from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
     if isinstance(predictor, OnnxPredictor):
-        from ras_lightning.fps import cpu_name
+        from ras_lightning.utils.timing import cpu_name
 
         fps = predictor.measure_fps(cfg.fps_runs) if cfg.fps else None
         device = cpu_name(predictor.threads)
     else:
-        from ras_lightning.fps import device_name, measure_fps
+        from ras_lightning.utils.timing import device_name, measure_fps
 
         fps = None
         if cfg.fps:
@@ -192,7 +192,7 @@ def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:
     return fps, device, predictor.version, size
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         run(cfg)

@@ -17,10 +17,10 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from ras_lightning.errors import UserError, user_errors
-from ras_lightning.fps import model_size_mb
-from ras_lightning.inference import fold_batchnorm
-from ras_lightning.weights import load_weights
+from ras_lightning.inference.torch_predictor import fold_batchnorm
+from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.errors import UserError, user_errors
+from ras_lightning.utils.timing import model_size_mb
 
 log = logging.getLogger("ras_lightning.export")
 
@@ -128,7 +128,7 @@ def run(cfg: DictConfig) -> float:
     return scaled
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         run(cfg)

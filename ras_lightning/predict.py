@@ -19,10 +19,10 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from ras_lightning.backends import make_predictor
 from ras_lightning.data.discovery import IMAGE_EXTS
-from ras_lightning.errors import UserError, user_errors
-from ras_lightning.protocol import read_photo
+from ras_lightning.inference.backends import make_predictor
+from ras_lightning.inference.protocol import read_photo
+from ras_lightning.utils.errors import UserError, user_errors
 
 log = logging.getLogger("ras_lightning.predict")
 
@@ -96,7 +96,7 @@ def run(cfg: DictConfig) -> dict[str, int]:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         run(cfg)

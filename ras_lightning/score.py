@@ -14,10 +14,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from ras_lightning.errors import UserError, user_errors
 from ras_lightning.metrics import METRIC_NAMES
-from ras_lightning.reports import plot_curves, write_json, write_tables
-from ras_lightning.scoring import score_folder
+from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
+from ras_lightning.metrics.scoring import score_folder
+from ras_lightning.utils.errors import UserError, user_errors
 
 log = logging.getLogger("ras_lightning.score")
 
@@ -79,7 +79,7 @@ def run(cfg: DictConfig) -> dict:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="score")
+@hydra.main(version_base="1.3", config_path="conf", config_name="score")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         run(cfg)

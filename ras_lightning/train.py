@@ -21,9 +21,9 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-import ras_lightning.config  # noqa: F401  (registers the config resolvers)
-from ras_lightning.errors import UserError, user_errors
-from ras_lightning.loggers import build_loggers
+import ras_lightning.utils.resolvers  # noqa: F401  (registers the config resolvers)
+from ras_lightning.training.loggers import build_loggers
+from ras_lightning.utils.errors import UserError, user_errors
 
 log = logging.getLogger("ras_lightning.train")
 
@@ -42,7 +42,7 @@ def build_module(
     cfg: DictConfig, datamodule: L.LightningDataModule | None = None
 ) -> L.LightningModule:
     """The RASModule from the model, optimizer and scheduler nodes."""
-    from ras_lightning.module import RASModule
+    from ras_lightning.training.module import RASModule
 
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     model_kw = OmegaConf.to_container(cfg.model, resolve=True)
@@ -136,7 +136,7 @@ def run(cfg: DictConfig) -> float | None:
     return None
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     with user_errors():
         log.info("run dir: %s", HydraConfig.get().runtime.output_dir)

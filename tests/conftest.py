@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import ras_lightning.config  # noqa: F401  (config resolvers for compose())
+import ras_lightning.utils.resolvers  # noqa: F401  (config resolvers for compose())
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

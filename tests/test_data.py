@@ -183,7 +183,7 @@ def test_real_ecssd_layout_is_read_without_writing(tmp_path: Path) -> None:
 
 
 def test_mask_formats_map_to_the_same_values(tmp_path: Path) -> None:
-    from ras_lightning.data.io import read_image, read_mask
+    from ras_lightning.data.readers import read_image, read_mask
 
     m = np.zeros((10, 12), np.uint8)
     m[2:6, 3:9] = 255

@@ -8,13 +8,13 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from ras_lightning import config
-from ras_lightning.module import RASModule
-from tests.conftest import REPO
+from ras_lightning import CONFIG_DIR
+from ras_lightning.training.module import RASModule
+from ras_lightning.utils import resolvers as config
 
 
 def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("train", overrides=list(overrides))
 
 

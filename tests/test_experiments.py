@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ras_lightning.schedules import Triangular
+from ras_lightning.training.schedules import Triangular
 from tests.conftest import ECSSD_DIR, REPO, run_cli
 from tests.test_train_cli import _tiny
 from tests.wandb_records import logged_keys

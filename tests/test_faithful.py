@@ -16,7 +16,7 @@ from PIL import Image
 
 from ras_lightning.data.collate import TrainCollate
 from ras_lightning.data.transforms import train_transform
-from ras_lightning.protocol import logits_to_map, network_input, resize_logits
+from ras_lightning.inference.protocol import logits_to_map, network_input, resize_logits
 from tests import authors_scripts
 from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
 from tests.conftest import ECSSD_DIR, REFERENCE, run_cli, seeded_official_state
@@ -137,7 +137,7 @@ def test_eval_and_predict_maps_match_the_authors_test_scripts(
 def _check_eval_reports(out: Path, root: Path, version: str) -> None:
     """eval's default convention is f3net, and its table is the published figure's."""
     from ras_lightning.metrics.published import published
-    from ras_lightning.scoring import score_folder
+    from ras_lightning.metrics.scoring import score_folder
 
     sets = json.loads((out / "metrics.json").read_text())["sets"]
     f3net = score_folder(root / "ECSSD/ground_truth_mask", out / "ECSSD", convention="f3net")
@@ -289,8 +289,8 @@ def test_best_epoch_testing_needs_a_validation_set(demo_root: Path, tmp_path: Pa
 
 
 def test_v1_loss_is_divided_by_the_configured_batch_size() -> None:
-    from ras_lightning.losses import deep_supervision_loss
-    from ras_lightning.module import RASModule
+    from ras_lightning.training.losses import deep_supervision_loss
+    from ras_lightning.training.module import RASModule
 
     module = RASModule(version="v1", divide_loss_by_batch=True)
     module.loss_divisor = 10  # data.batch_size, set from the DataModule in setup()

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ras_lightning.errors import UserError
-from ras_lightning.inference import fold_batchnorm
+from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
-from ras_lightning.weights import load_weights
+from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.errors import UserError
 from tests.conftest import ECSSD_DIR, REFERENCE, run_cli, seeded_official_state
 from tests.test_train_cli import _tiny
 
@@ -157,7 +157,7 @@ def test_export_checks_itself_and_onnx_predicts(
 def test_eval_writes_maps_metrics_and_paper_table(
     trained_ckpt: Path, demo_root: Path, tmp_path: Path
 ) -> None:
-    from ras_lightning.onnx_backend import OnnxPredictor
+    from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
     OnnxPredictor(trained_ckpt)  # fills the cache (RAS_LIGHTNING_CACHE) if needed
     out = tmp_path / "eval"
@@ -289,8 +289,8 @@ def test_untrusted_pickle_is_refused_in_one_line_unless_trusted(
 def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
     """The exported network on ONNX Runtime (its Resize with align_corners included) against
     PyTorch, at odd sizes; the cache entry carries its metadata."""
-    from ras_lightning import onnx_cache
-    from ras_lightning.onnx_backend import OnnxPredictor
+    from ras_lightning.inference.onnx_predictor import OnnxPredictor
+    from ras_lightning.inference.torch_predictor import onnx_cache
 
     official = seeded_official_state(version, 3) if REFERENCE.is_dir() else None
     if official is None:
@@ -385,7 +385,7 @@ def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
 def test_cache_folder_follows_config_env_and_xdg(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from ras_lightning.onnx_cache import cache_dir, weights_key
+    from ras_lightning.inference.onnx_cache import cache_dir, weights_key
 
     monkeypatch.setenv("RAS_LIGHTNING_CACHE", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -404,7 +404,7 @@ def test_cache_folder_follows_config_env_and_xdg(
 
 
 def test_choose_backend() -> None:
-    from ras_lightning.backends import choose_backend, gpu_present
+    from ras_lightning.inference.backends import choose_backend, gpu_present
 
     auto_device = "torch" if gpu_present() else "onnxruntime"
     assert choose_backend("auto", "auto", "RAS.v2.pth") == auto_device
@@ -414,7 +414,7 @@ def test_choose_backend() -> None:
     assert choose_backend("auto", "cuda", "m.onnx") == "onnxruntime"
     with pytest.raises(UserError, match="backend must be one of"):
         choose_backend("tensorrt", "auto", "x.ckpt")
-    from ras_lightning.inference import pick_device
+    from ras_lightning.inference.torch_predictor import pick_device
 
     with pytest.raises(UserError, match="unknown 'tpu'"):
         pick_device("tpu")

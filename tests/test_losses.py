@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ras_lightning.losses import bce_iou_loss, deep_supervision_loss
+from ras_lightning.training.losses import bce_iou_loss, deep_supervision_loss
 
 
 def test_bce_iou_hand_computed() -> None:

@@ -141,7 +141,7 @@ def test_evaluate_notebook_scores_the_three_methods(
         worst = [v for _, v in summary["worst"][method]]
         assert worst == sorted(worst, reverse=True) and worst[0] > m["mae"]
     # the same numbers as the score CLI's Python API on the same folders
-    from ras_lightning.scoring import score_folder
+    from ras_lightning.metrics.scoring import score_folder
 
     dss = score_folder(SOD_DIR / "gt", SOD_DIR / "maps" / "DSS", workers=2, progress=False)
     for key, value in dss.metrics.items():

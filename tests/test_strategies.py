@@ -7,12 +7,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ras_lightning.schedules import Triangular, step_at
-from tests.conftest import REPO
+from ras_lightning import CONFIG_DIR
+from ras_lightning.training.schedules import Triangular, step_at
 
 
 def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("train", overrides=list(overrides))
 
 
@@ -49,7 +49,7 @@ def test_triangular_schedule_values() -> None:
 
 
 def test_v2_optimizer_groups_freeze_stem_and_scale_backbone_lr() -> None:
-    from ras_lightning.module import RASModule
+    from ras_lightning.training.module import RASModule
 
     cfg = _compose("strategy=v2", "model.pretrained_backbone=false")
     module = RASModule(**cfg.model, optimizer=instantiate(cfg.optimizer))

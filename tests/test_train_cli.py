@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from tests.conftest import REPO, run_cli
+from ras_lightning import CONFIG_DIR
+from tests.conftest import run_cli
 
 TINY = [
     "data.demo=false",
@@ -78,7 +79,7 @@ def test_bad_data_root_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=True)
 
 

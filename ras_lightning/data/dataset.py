@@ -12,9 +12,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ras_lightning.data.discovery import DataError, Sample
-from ras_lightning.data.io import read_image, read_mask
+from ras_lightning.data.readers import read_image, read_mask
 from ras_lightning.data.transforms import TestInput
-from ras_lightning.protocol import read_photo
+from ras_lightning.inference.protocol import read_photo
 
 
 class SODDataset(Dataset):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ras_lightning.data.io import read_image, read_mask
+from ras_lightning.data.readers import read_image, read_mask
 
 
 def panel_rows(module: L.LightningModule, dataset, count: int) -> np.ndarray:

@@ -15,7 +15,7 @@ Read from ShuhanChen/RAS-pytorch ``v1/test.py``, ``v1/data.py`` (``test_dataset`
   array (OpenCV rounds half to even and saturates to 0..255).
 
 Everything here is NumPy / PIL / OpenCV (no torch), so the ONNX Runtime backend uses it too;
-:func:`ras_lightning.module.RASModule` does the same steps in torch for the end-of-training
+:func:`ras_lightning.training.module.RASModule` does the same steps in torch for the end-of-training
 test. Both are checked against a transcription of the authors' scripts in
 ``tests/test_faithful.py``.
 """

@@ -15,11 +15,11 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ras_lightning.batched import BatchedPredictor
-from ras_lightning.errors import UserError
-from ras_lightning.fps import model_size_mb
+from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.models.backbone import Bottleneck
-from ras_lightning.weights import Weights
+from ras_lightning.models.weights import Weights
+from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.timing import model_size_mb
 
 __all__ = ["Predictor", "fold_batchnorm", "pick_device"]
 

@@ -123,7 +123,6 @@ def _score_chunk(
     return totals, len(pairs), resized
 
 
-
 def default_workers() -> int:
     return max(
         1,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ras_lightning.errors import UserError
 from ras_lightning.models.official import detect_version, rename_official
+from ras_lightning.utils.errors import UserError
 
 if TYPE_CHECKING:
     from ras_lightning.models import RAS

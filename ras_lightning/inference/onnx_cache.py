@@ -22,7 +22,7 @@ torch (~3 s to import here) and takes ~2 s more, so its result is kept:
   else.
 
 A hit imports neither torch nor the export code; a file ONNX Runtime cannot load (or whose
-metadata is not ours) is made again (:class:`ras_lightning.onnx_backend.OnnxPredictor`).
+metadata is not ours) is made again (:class:`ras_lightning.inference.onnx_predictor.OnnxPredictor`).
 """
 
 from __future__ import annotations
@@ -140,11 +140,11 @@ def atomic_file(dest: Path) -> Iterator[Path]:
 
 def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     """Export the network of ``weights`` to the cache entry ``dest`` (atomically); return the
-    model size in MB. Imports torch. ``trust``: see :func:`ras_lightning.weights.read_file`."""
+    model size in MB. Imports torch. ``trust``: see :func:`models.weights.read_file`."""
     from ras_lightning.export import export_onnx
-    from ras_lightning.fps import model_size_mb
-    from ras_lightning.inference import fold_batchnorm
-    from ras_lightning.weights import load_weights
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.weights import load_weights
+    from ras_lightning.utils.timing import model_size_mb
 
     loaded = load_weights(weights, trust)
     size_mb = model_size_mb(loaded.net)

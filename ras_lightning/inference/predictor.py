@@ -1,5 +1,5 @@
 """What every inference backend shares, without torch: the authors' test protocol around the
-network (:mod:`ras_lightning.protocol`) and batching."""
+network (:mod:`ras_lightning.inference.protocol`) and batching."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ras_lightning.protocol import logits_to_map, network_input
+from ras_lightning.inference.protocol import logits_to_map, network_input
 
 
 class BatchedPredictor:
@@ -54,4 +54,3 @@ class BatchedPredictor:
         logits = np.asarray(self.logits(batch), dtype=np.float32)
         for (key, photo), lg in zip(items, logits, strict=True):
             yield key, logits_to_map(lg[0], photo.shape[:2], self.minmax)
-

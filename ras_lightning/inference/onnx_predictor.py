@@ -2,7 +2,7 @@
 
 It runs either an exported ``.onnx`` file or, for any other ``weights=`` file (our ``.ckpt``
 or the authors' ``.pth``), the RAS network exported from it once with ``torch.onnx.export``
-and kept in the ONNX cache (:mod:`ras_lightning.onnx_cache`): a cache hit imports no torch.
+and kept in the ONNX cache (:mod:`.onnx_cache`): a cache hit imports no torch.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ras_lightning import onnx_cache
-from ras_lightning.batched import BatchedPredictor
-from ras_lightning.errors import UserError
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.inference.torch_predictor import onnx_cache
+from ras_lightning.utils.errors import UserError
 
-log = logging.getLogger("ras_lightning.onnx_backend")
+log = logging.getLogger("ras_lightning.inference.onnx_predictor")
 
 
 def _ort() -> Any:
@@ -83,11 +83,11 @@ def _single_thread_blas() -> None:
 
 
 class OnnxPredictor(BatchedPredictor):
-    """Same interface as :class:`ras_lightning.inference.Predictor`, on ONNX Runtime (CPU).
+    """Same interface as :class:`.torch_predictor.Predictor`, on ONNX Runtime (CPU).
 
     ``weights`` is an exported ``.onnx`` file or any ``weights=`` file (run through the ONNX
-    cache in ``cache_dir``, see :func:`ras_lightning.onnx_cache.cache_dir`; ``trust``: see
-    :func:`ras_lightning.weights.read_file`). ``cache_hit`` tells whether the cache had it.
+    cache in ``cache_dir``, see :func:`ras_lightning.inference.onnx_cache.cache_dir`; ``trust``: see
+    :func:`ras_lightning.models.weights.read_file`). ``cache_hit`` tells whether the cache had it.
 
     ``threads`` (default: one per physical core) are shared out over the photos of a batch:
     up to ``threads`` photos run side by side, one session run each, with

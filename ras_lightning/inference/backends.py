@@ -3,7 +3,7 @@
 ``backend=auto`` (the default) runs ONNX Runtime on a CPU and PyTorch on a GPU (channels-last,
 BatchNorm folded; fp16 autocast with ``half=true``). On a CPU the network is the RAS module
 exported once per weights file with ``torch.onnx.export`` and kept in the ONNX cache
-(:mod:`ras_lightning.onnx_cache`); with a warm cache no torch is imported (a faster network
+(:mod:`.onnx_cache`); with a warm cache no torch is imported (a faster network
 and ~3 s less start-up than eager PyTorch on a 2-core CPU, see BENCHMARKS.md).
 ``backend=torch`` or ``backend=onnxruntime`` forces one; an ``.onnx`` file always runs on ONNX
 Runtime.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ras_lightning.batched import BatchedPredictor
-from ras_lightning.errors import UserError
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.utils.errors import UserError
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 # NVIDIA's and AMD's (ROCm) driver device files, and WSL's GPU bridge
@@ -62,7 +62,7 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
             raise UserError(
                 f"backend=onnxruntime runs on the CPU; device={cfg.device} needs backend=torch"
             )
-        from ras_lightning.onnx_backend import OnnxPredictor, physical_cores
+        from ras_lightning.inference.onnx_predictor import OnnxPredictor, physical_cores
 
         ort_predictor = OnnxPredictor(
             str(cfg.weights),
@@ -73,8 +73,8 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
         )
         ort_predictor.minmax = bool(cfg.get("minmax", True))
         return ort_predictor
-    from ras_lightning.inference import Predictor
-    from ras_lightning.weights import load_weights
+    from ras_lightning.inference.torch_predictor import Predictor
+    from ras_lightning.models.weights import load_weights
 
     predictor = Predictor(
         load_weights(cfg.weights, bool(cfg.get("trust_weights", False))),
