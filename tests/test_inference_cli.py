@@ -290,7 +290,7 @@ def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
     """The exported network on ONNX Runtime (its Resize with align_corners included) against
     PyTorch, at odd sizes; the cache entry carries its metadata."""
     from ras_lightning.inference.onnx_predictor import OnnxPredictor
-    from ras_lightning.inference.torch_predictor import onnx_cache
+    from ras_lightning.inference import onnx_cache
 
     official = seeded_official_state(version, 3) if REFERENCE.is_dir() else None
     if official is None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ras_lightning.inference.predictor import BatchedPredictor
-from ras_lightning.inference.torch_predictor import onnx_cache
+from ras_lightning.inference import onnx_cache
 from ras_lightning.utils.errors import UserError
 
 log = logging.getLogger("ras_lightning.inference.onnx_predictor")
