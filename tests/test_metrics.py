@@ -63,7 +63,7 @@ def _random_pairs(seed: int, n: int = 12) -> list[tuple[np.ndarray, np.ndarray]]
 
 
 def _ours_numpy(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    from ras_lightning.metrics.numpy_kernels import image_stats, summarise
+    from ras_lightning.metrics.functional import image_stats, summarise
 
     totals: dict = {}
     for pred, gt in pairs:

@@ -1,6 +1,6 @@
 """Salient-object-detection metrics as torchmetrics ``Metric``s (PySODMetrics semantics).
 
-Imported lazily: the NumPy scorer (:mod:`ras_lightning.metrics.numpy_kernels`) and the metric
+Imported lazily: the NumPy scorer (:mod:`ras_lightning.metrics.functional`) and the metric
 names load without torch/torchmetrics.
 """
 

@@ -4,7 +4,7 @@ Those tables come from the MATLAB code in F3Net's repository (weijun88/F3Net, ``
 and the ``.m`` files beside it, commit eecace3a). This module is a NumPy port of it, checked
 against that code run by Octave (``tests/test_f3net_convention.py``). What ``main.m`` does to
 each (map, mask) pair, and where it differs from the PySODMetrics convention of
-:mod:`ras_lightning.metrics.numpy_kernels`:
+:mod:`ras_lightning.metrics.functional`:
 
 * Reading (``main.m``): ``imread``, and of a 3-channel image the FIRST channel (red), no
   ``rgb2gray`` (:func:`read_gray_matlab`).

@@ -3,7 +3,7 @@
 Maps are paired with masks by file stem whatever the extension (maps are often saved as
 .jpg). Two conventions (``convention=``):
 
-* ``pysodmetrics``: PySODMetrics' definitions (:mod:`ras_lightning.metrics.numpy_kernels`);
+* ``pysodmetrics``: PySODMetrics' definitions (:mod:`ras_lightning.metrics.functional`);
   a map whose size differs from its mask is resized to it (bilinear, as PySODEvalToolkit).
 * ``f3net``: the MATLAB evaluation in F3Net's repository that the RAS, CPD and F3Net tables
   come from (:mod:`ras_lightning.metrics.f3net`; its own reading and ``imresize``).
@@ -28,7 +28,7 @@ from tqdm import tqdm
 # process that runs torch threads deadlocks (seen in the tests)
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
 from ras_lightning.metrics import f3net
-from ras_lightning.metrics.numpy_kernels import image_stats, summarise
+from ras_lightning.metrics.functional import image_stats, summarise
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ras_lightning.metrics.image_mean import ImageMeanMetric
-from ras_lightning.metrics.numpy_kernels import weighted_f
+from ras_lightning.metrics.functional import weighted_f
 
 
 class WeightedFMeasure(ImageMeanMetric):
