@@ -1,4 +1,6 @@
-"""Shared fixtures: the read-only ../shared folder, tiny demo data, subprocess helpers."""
+"""Shared fixtures and helpers: the read-only ../shared folder, tiny demo data, tiny photos
+and masks written to disk, seeded weights in the authors' layout, composed configs, and the
+real CLI in subprocesses."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from PIL import Image
 
 import ras_lightning.utils.resolvers  # noqa: F401  (config resolvers for compose())
 
@@ -21,6 +27,15 @@ SOD_DIR = SHARED / "data" / "SOD"
 ECSSD_DIR = SHARED / "data" / "ECSSD-100"
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+#: train overrides for a tiny CPU run on ``demo_root`` (64 px, batches of 4)
+TINY = [
+    "data.demo=false",
+    "data.image_size=64",
+    "data.batch_size=4",
+    "data.eval_batch_size=6",
+    "trainer.accelerator=cpu",
+]
 
 
 def manifest(version: str) -> dict:
@@ -86,3 +101,57 @@ def run_cli(
         timeout=timeout,
         env=full_env,
     )
+
+
+def tiny_train_args(demo_root: Path, run_dir: Path, *extra: str) -> list[str]:
+    """``train`` arguments for a tiny CPU run on ``demo_root`` writing into ``run_dir``."""
+    return [f"data.root={demo_root}", f"hydra.run.dir={run_dir}", *TINY, *extra]
+
+
+def compose_config(
+    *overrides: str, config: str = "train", return_hydra_config: bool = False
+) -> DictConfig:
+    """The config ``config`` (``train``, ``predict``, ...) composed with ``overrides`` from the
+    package's config folder, as its entry point composes it."""
+    from ras_lightning import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config, overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+
+def write_image(path: Path, array: np.ndarray) -> Path:
+    """Save a uint8 array (H, W) or (H, W, 3) as an image, creating the folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def toy_maps(
+    root: Path, n: int = 6, ext: str = ".png", size: tuple[int, int] = (40, 30)
+) -> tuple[Path, Path]:
+    """``root/gt`` with ``n`` 40x30 rectangle masks and ``root/pred`` with noisy maps of them
+    (resized to ``size``, saved as ``ext``)."""
+    rng = np.random.default_rng(0)
+    gt, pred = root / "gt", root / "pred"
+    gt.mkdir(parents=True)
+    pred.mkdir(parents=True)
+    for i in range(n):
+        m = np.zeros((30, 40), np.uint8)
+        m[5 + i : 20, 8 : 30 - i] = 255
+        Image.fromarray(m).save(gt / f"img{i}.png")
+        noisy = np.clip(m * 0.8 + rng.normal(0, 30, m.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).resize(size).save(pred / f"img{i}{ext}")
+    return gt, pred
+
+
+def mixed_photos(tmp_path: Path) -> Path:
+    """``tmp_path/photos``: a colour JPEG, a gray PNG, an upper-case ``.JPG`` in a sub-folder,
+    a text file and a broken JPEG (what ``predict`` must read, skip or report)."""
+    src = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    write_image(src / "a.jpg", rng.integers(0, 255, (50, 70, 3), np.uint8))
+    write_image(src / "gray.png", rng.integers(0, 255, (40, 30), np.uint8))
+    write_image(src / "sub" / "b.JPG", rng.integers(0, 255, (33, 44, 3), np.uint8))
+    (src / "notes.txt").write_text("not a photo")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff broken")
+    return src

@@ -6,16 +6,10 @@ import functools
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from ras_lightning import CONFIG_DIR
 from ras_lightning.training.module import RASModule
 from ras_lightning.utils import resolvers as config
-
-
-def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+from tests.conftest import compose_config
 
 
 def _optimizer(module: RASModule) -> torch.optim.Optimizer:
@@ -41,27 +35,29 @@ def test_optimizer_without_a_fused_option_is_left_alone() -> None:
 
 
 def test_channels_last_default_per_version_and_switch() -> None:
-    cfg = _compose()
+    cfg = compose_config()
     assert cfg.model.fused_optimizer is True
     # measured: pays off for v2 on an AVX2 CPU, not for v1 (BENCHMARKS.md)
     assert cfg.model.version == "v2" and cfg.model.channels_last is True
-    assert _compose("model=ras_v1").model.channels_last is False
-    assert _compose("strategy=v2").model.channels_last is True
+    assert compose_config("model=ras_v1").model.channels_last is False
+    assert compose_config("strategy=v2").model.channels_last is True
     on = RASModule(channels_last=True).net.backbone.conv1.weight
     off = RASModule(channels_last=False).net.backbone.conv1.weight
     assert on.is_contiguous(memory_format=torch.channels_last) and not on.is_contiguous()
     assert off.is_contiguous()
-    assert _compose("model.channels_last=false").model.channels_last is False
+    assert compose_config("model.channels_last=false").model.channels_last is False
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU picks")
 def test_cpu_defaults_resolve_to_fp32_no_cudnn_no_workers() -> None:
     for strategy in ("demo", "v1", "v2"):
-        cfg = _compose(f"strategy={strategy}")
+        cfg = compose_config(f"strategy={strategy}")
         assert cfg.trainer.precision == "32-true"
         assert cfg.trainer.benchmark is None
         assert cfg.data.num_workers == 0 and cfg.data.pin_memory is None
-    cfg = _compose("data.num_workers=3", "trainer.precision=bf16-mixed", "trainer.benchmark=false")
+    cfg = compose_config(
+        "data.num_workers=3", "trainer.precision=bf16-mixed", "trainer.benchmark=false"
+    )
     assert cfg.data.num_workers == 3 and cfg.trainer.precision == "bf16-mixed"
     assert cfg.trainer.benchmark is False
 
@@ -77,11 +73,11 @@ def test_gpu_picks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.loader_workers(8, 0, "auto") == 7  # 16 CPUs / 2 GPUs, one for the main
     assert config.loader_workers(4, 0, "auto") == 4
     assert config.loader_workers(8, 0, "cpu") == 0
-    cfg = _compose("trainer=gpu")
+    cfg = compose_config("trainer=gpu")
     assert cfg.trainer.precision == "16-mixed" and cfg.trainer.benchmark is True
-    cfg = _compose()  # accelerator auto on a CUDA machine
+    cfg = compose_config()  # accelerator auto on a CUDA machine
     assert cfg.trainer.precision == "16-mixed" and cfg.trainer.benchmark is True
     assert cfg.data.num_workers == 7
-    cfg = _compose("trainer=cpu")
+    cfg = compose_config("trainer=cpu")
     assert cfg.trainer.precision == "32-true" and cfg.trainer.benchmark is None
     assert cfg.data.num_workers == 0

@@ -16,8 +16,7 @@ import pytest
 import torch
 
 from ras_lightning.training.schedules import Triangular
-from tests.conftest import ECSSD_DIR, REPO, run_cli
-from tests.test_train_cli import _tiny
+from tests.conftest import ECSSD_DIR, REPO, run_cli, tiny_train_args
 from tests.wandb_records import logged_keys
 
 LIMITS = [
@@ -35,7 +34,7 @@ def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Pat
     first = tmp_path / "first"  # a 3-epoch run stopped after its first epoch
     res = run_cli(
         "train",
-        *_tiny(
+        *tiny_train_args(
             demo_root, first, "trainer.max_epochs=3", "test=false", "+trainer.max_steps=2", *LIMITS
         ),
     )
@@ -45,7 +44,7 @@ def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Pat
     second = tmp_path / "second"
     res = run_cli(
         "train",
-        *_tiny(
+        *tiny_train_args(
             demo_root,
             second,
             "trainer.max_epochs=3",
@@ -70,7 +69,9 @@ def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Pat
 def test_non_finite_loss_stops_with_the_step(demo_root: Path, tmp_path: Path) -> None:
     res = run_cli(
         "train",
-        *_tiny(demo_root, tmp_path / "run", "optimizer.lr=1e30", "trainer.max_epochs=3", *LIMITS),
+        *tiny_train_args(
+            demo_root, tmp_path / "run", "optimizer.lr=1e30", "trainer.max_epochs=3", *LIMITS
+        ),
     )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
@@ -86,7 +87,7 @@ def test_sigterm_saves_a_checkpoint(demo_root: Path, tmp_path: Path) -> None:
             sys.executable,
             "-m",
             "ras_lightning.train",
-            *_tiny(demo_root, run, "trainer.max_epochs=1000", *LIMITS),
+            *tiny_train_args(demo_root, run, "trainer.max_epochs=1000", *LIMITS),
         ],
         cwd=REPO,
         env=env,
@@ -110,14 +111,17 @@ def test_sigterm_saves_a_checkpoint(demo_root: Path, tmp_path: Path) -> None:
 def test_ddp_sim_test_metrics_equal_single_process(demo_root: Path, tmp_path: Path) -> None:
     ddp = tmp_path / "ddp"
     res = run_cli(
-        "train", *_tiny(demo_root, ddp, "trainer=ddp_sim", "trainer.max_epochs=1", *LIMITS)
+        "train",
+        *tiny_train_args(demo_root, ddp, "trainer=ddp_sim", "trainer.max_epochs=1", *LIMITS),
     )
     assert res.returncode == 0, res.stderr[-3000:]
     m_ddp = json.loads((ddp / "metrics.json").read_text())
     best = sorted((ddp / "checkpoints").glob("best-*.ckpt"))
     assert best, list((ddp / "checkpoints").iterdir())
     single = tmp_path / "single"
-    res = run_cli("train", *_tiny(demo_root, single, "train=false", f"ckpt_path={best[0]}"))
+    res = run_cli(
+        "train", *tiny_train_args(demo_root, single, "train=false", f"ckpt_path={best[0]}")
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     m_one = json.loads((single / "metrics.json").read_text())
     keys = [k for k in m_one if k.startswith("test/")]
@@ -132,7 +136,7 @@ def test_wandb_offline_run_records_config_losses_metrics_and_panel(
     run = tmp_path / "run"
     res = run_cli(
         "train",
-        *_tiny(demo_root, run, "logger=wandb", "trainer.max_epochs=1", *LIMITS),
+        *tiny_train_args(demo_root, run, "logger=wandb", "trainer.max_epochs=1", *LIMITS),
         env={"WANDB_MODE": "offline"},
     )
     assert res.returncode == 0, res.stderr[-3000:]
@@ -161,7 +165,11 @@ def test_multirun_two_jobs_each_leave_metrics(demo_root: Path, tmp_path: Path) -
         "train",
         "-m",
         f"data.root={demo_root}",
-        *[a for a in _tiny(demo_root, sweep) if not a.startswith(("hydra.run", "data.root"))],
+        *[
+            a
+            for a in tiny_train_args(demo_root, sweep)
+            if not a.startswith(("hydra.run", "data.root"))
+        ],
         f"hydra.sweep.dir={sweep}",
         "optimizer.lr=1e-3,2e-3",
         "debug=fast_dev_run",
@@ -180,7 +188,7 @@ def test_optuna_sweep_returns_the_metric(demo_root: Path, tmp_path: Path) -> Non
         "hparams_search=optuna",
         "hydra.sweeper.n_trials=2",
         "hydra.sweeper.sampler.n_startup_trials=2",
-        *[a for a in _tiny(demo_root, sweep) if not a.startswith("hydra.run")],
+        *[a for a in tiny_train_args(demo_root, sweep) if not a.startswith("hydra.run")],
         f"hydra.sweep.dir={sweep}",
         "trainer.max_epochs=1",
         *LIMITS,
@@ -197,7 +205,7 @@ def test_seed_makes_cpu_runs_repeatable(demo_root: Path, tmp_path: Path) -> None
         run = tmp_path / name
         res = run_cli(
             "train",
-            *_tiny(
+            *tiny_train_args(
                 demo_root,
                 run,
                 "seed=7",

@@ -14,8 +14,14 @@ from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
 from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.errors import UserError
-from tests.conftest import ECSSD_DIR, REFERENCE, run_cli, seeded_official_state
-from tests.test_train_cli import _tiny
+from tests.conftest import (
+    ECSSD_DIR,
+    REFERENCE,
+    mixed_photos,
+    run_cli,
+    seeded_official_state,
+    tiny_train_args,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +30,7 @@ def trained_ckpt(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     run = tmp_path_factory.mktemp("trained")
     res = run_cli(
         "train",
-        *_tiny(
+        *tiny_train_args(
             demo_root,
             run,
             "trainer.max_epochs=1",
@@ -83,22 +89,10 @@ def test_folded_batchnorm_gives_the_same_maps(version: str) -> None:
             assert float((a - b).abs().max()) <= 1e-4 * (1 + float(a.abs().max()))
 
 
-def _photos(tmp_path: Path) -> Path:
-    src = tmp_path / "photos"
-    (src / "sub").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (50, 70, 3), np.uint8)).save(src / "a.jpg")
-    Image.fromarray(rng.integers(0, 255, (40, 30), np.uint8)).save(src / "gray.png")
-    Image.fromarray(rng.integers(0, 255, (33, 44, 3), np.uint8)).save(src / "sub" / "b.JPG")
-    (src / "notes.txt").write_text("not a photo")
-    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff broken")
-    return src
-
-
 def test_predict_masks_cutouts_skips_and_never_writes_into_input(
     trained_ckpt: Path, tmp_path: Path
 ) -> None:
-    src = _photos(tmp_path)
+    src = mixed_photos(tmp_path)
     before = sorted(p.name for p in src.rglob("*"))
     out = tmp_path / "out"
     res = run_cli(
@@ -140,7 +134,7 @@ def test_export_checks_itself_and_onnx_predicts(
     assert res.returncode == 0, res.stderr[-3000:]
     assert ": OK" in res.stdout and path.stat().st_size > 90e6
     if fmt == "onnx":
-        src = _photos(tmp_path)
+        src = mixed_photos(tmp_path)
         out = tmp_path / "onnx_out"
         res = run_cli(
             "predict",
@@ -258,7 +252,7 @@ def test_untrusted_pickle_is_refused_in_one_line_unless_trusted(
         load_weights(unsafe)
     assert "\n" not in str(err.value) and "trust_weights=true" in str(err.value)
     assert load_weights(unsafe, trust=True).net.version == "v2"
-    src = _photos(tmp_path)
+    src = mixed_photos(tmp_path)
     for backend in ("onnxruntime", "torch"):
         res = run_cli(
             "predict",
@@ -289,8 +283,8 @@ def test_untrusted_pickle_is_refused_in_one_line_unless_trusted(
 def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
     """The exported network on ONNX Runtime (its Resize with align_corners included) against
     PyTorch, at odd sizes; the cache entry carries its metadata."""
-    from ras_lightning.inference.onnx_predictor import OnnxPredictor
     from ras_lightning.inference import onnx_cache
+    from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
     official = seeded_official_state(version, 3) if REFERENCE.is_dir() else None
     if official is None:
@@ -327,7 +321,7 @@ def test_cached_onnx_matches_pytorch(version: str, tmp_path: Path) -> None:
 def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
     official_v2: Path, tmp_path: Path
 ) -> None:
-    src = _photos(tmp_path)
+    src = mixed_photos(tmp_path)
     cache, other = tmp_path / "cache", tmp_path / "other_cache"
     weights = tmp_path / "RAS.v2.pth"
     weights.write_bytes(official_v2.read_bytes())
@@ -424,7 +418,7 @@ def test_choose_backend() -> None:
 
 
 def test_predict_on_cpu_agrees_with_pytorch(official_v2: Path, tmp_path: Path) -> None:
-    src = _photos(tmp_path)
+    src = mixed_photos(tmp_path)
     fast, ref = tmp_path / "fast", tmp_path / "ref"
     res = run_cli(
         "predict", f"weights={official_v2}", f"input={src}", f"output={fast}", "device=cpu"

@@ -10,28 +10,12 @@ import pytest
 from PIL import Image
 
 from ras_lightning.metrics import METRIC_NAMES
-from tests.conftest import SOD_DIR, run_cli
+from tests.conftest import SOD_DIR, run_cli, toy_maps
 from tests.test_metrics import _theirs
 
 
-def _toy(
-    root: Path, n: int = 6, ext: str = ".png", size: tuple[int, int] = (40, 30)
-) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    gt, pred = root / "gt", root / "pred"
-    gt.mkdir(parents=True)
-    pred.mkdir(parents=True)
-    for i in range(n):
-        m = np.zeros((30, 40), np.uint8)
-        m[5 + i : 20, 8 : 30 - i] = 255
-        Image.fromarray(m).save(gt / f"img{i}.png")
-        noisy = np.clip(m * 0.8 + rng.normal(0, 30, m.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(noisy).resize(size).save(pred / f"img{i}{ext}")
-    return gt, pred
-
-
 def test_score_one_folder_jpg_maps_resized(tmp_path: Path) -> None:
-    gt, pred = _toy(tmp_path, ext=".jpg", size=(80, 60))
+    gt, pred = toy_maps(tmp_path, ext=".jpg", size=(80, 60))
     out = tmp_path / "out"
     res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={out}", "workers=2")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -48,7 +32,7 @@ def test_score_one_folder_jpg_maps_resized(tmp_path: Path) -> None:
 
 
 def test_missing_maps_error_or_skip(tmp_path: Path) -> None:
-    gt, pred = _toy(tmp_path)
+    gt, pred = toy_maps(tmp_path)
     (pred / "img3.png").unlink()
     res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}")
     assert res.returncode == 1 and "Traceback" not in res.stderr
@@ -61,8 +45,8 @@ def test_missing_maps_error_or_skip(tmp_path: Path) -> None:
 
 
 def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
-    gt, pred = _toy(tmp_path / "A")
-    gt2, pred2 = _toy(tmp_path / "B", n=4)
+    gt, pred = toy_maps(tmp_path / "A")
+    gt2, pred2 = toy_maps(tmp_path / "B", n=4)
     out = tmp_path / "out"
     res = run_cli(
         "score",

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ras_lightning import CONFIG_DIR
 from ras_lightning.training.schedules import Triangular, step_at
-
-
-def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+from tests.conftest import compose_config
 
 
 def test_strategy_v1_is_the_cpd_recipe() -> None:
-    cfg = _compose("strategy=v1")
+    cfg = compose_config("strategy=v1")
     assert cfg.model.version == "v1" and cfg.model.pretrained_backbone is True
     assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.optimizer.lr == 5e-5
     assert cfg.data.batch_size == 10 and cfg.data.image_size == 352 and cfg.data.recipe == "v1"
@@ -29,7 +23,7 @@ def test_strategy_v1_is_the_cpd_recipe() -> None:
 
 
 def test_strategy_v2_is_the_f3net_recipe() -> None:
-    cfg = _compose("strategy=v2")
+    cfg = compose_config("strategy=v2")
     assert cfg.model.version == "v2" and cfg.model.pretrained_backbone is True
     opt = cfg.optimizer
     assert opt._target_ == "torch.optim.SGD" and opt.lr == 0.05 and opt.momentum == 0.9
@@ -51,7 +45,7 @@ def test_triangular_schedule_values() -> None:
 def test_v2_optimizer_groups_freeze_stem_and_scale_backbone_lr() -> None:
     from ras_lightning.training.module import RASModule
 
-    cfg = _compose("strategy=v2", "model.pretrained_backbone=false")
+    cfg = compose_config("strategy=v2", "model.pretrained_backbone=false")
     module = RASModule(**cfg.model, optimizer=instantiate(cfg.optimizer))
     out = module.configure_optimizers()
     opt = out if isinstance(out, torch.optim.Optimizer) else out["optimizer"]

@@ -7,26 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from ras_lightning import CONFIG_DIR
-from tests.conftest import run_cli
-
-TINY = [
-    "data.demo=false",
-    "data.image_size=64",
-    "data.batch_size=4",
-    "data.eval_batch_size=6",
-    "trainer.accelerator=cpu",
-]
-
-
-def _tiny(demo_root: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [f"data.root={demo_root}", f"hydra.run.dir={run_dir}", *TINY, *extra]
+from tests.conftest import compose_config, run_cli, tiny_train_args
 
 
 def test_fast_dev_run(demo_root: Path, tmp_path: Path) -> None:
-    res = run_cli("train", *_tiny(demo_root, tmp_path / "run", "debug=fast_dev_run"))
+    res = run_cli("train", *tiny_train_args(demo_root, tmp_path / "run", "debug=fast_dev_run"))
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert 0 <= metrics["test/DEMO-TE/max_f"] <= 1 and 0 <= metrics["test/DEMO-TE/mae"] <= 1
@@ -37,7 +23,7 @@ def test_short_run_writes_checkpoints_metrics_and_logs(demo_root: Path, tmp_path
     run = tmp_path / "run"
     res = run_cli(
         "train",
-        *_tiny(
+        *tiny_train_args(
             demo_root,
             run,
             "model=ras_v1",
@@ -78,13 +64,8 @@ def test_bad_data_root_is_one_clear_line(tmp_path: Path) -> None:
     assert errors == [f"error: data.root: no such folder: {tmp_path / 'missing'}"]
 
 
-def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=True)
-
-
 def test_default_config_is_the_cpu_demo_run() -> None:
-    cfg = _compose()
+    cfg = compose_config(return_hydra_config=True)
     assert cfg.data.train_set == "DEMO-TR" and cfg.data.demo is True
     assert cfg.model.version == "v2" and cfg.model.pretrained_backbone is False
     assert cfg.optimizer._target_ == "torch.optim.Adam"
@@ -92,7 +73,9 @@ def test_default_config_is_the_cpu_demo_run() -> None:
 
 @pytest.mark.parametrize("model,version", [("ras_v1", "v1"), ("ras_v2", "v2")])
 def test_model_group_switches_version(model: str, version: str) -> None:
-    cfg = _compose(f"model={model}", "optimizer.lr=0.123", "data.batch_size=3")
+    cfg = compose_config(
+        f"model={model}", "optimizer.lr=0.123", "data.batch_size=3", return_hydra_config=True
+    )
     assert cfg.model.version == version
     assert cfg.optimizer.lr == 0.123 and cfg.data.batch_size == 3
 
