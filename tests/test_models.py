@@ -1,4 +1,5 @@
-"""The RAS networks: shapes, parameter counts, init, the authors' checkpoint layout."""
+"""The RAS networks: shapes, parameter counts, init, the authors' checkpoint layout, every
+torchvision backbone, BatchNorm folding."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
+from ras_lightning.models.backbone import BACKBONES, ResNetFeatures
+from ras_lightning.utils.errors import UserError
 from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
 from tests.conftest import manifest, seeded_official_state
 
@@ -85,7 +89,7 @@ def test_official_forward_equals_authors_structure(version: str) -> None:
         a, b = ours(x), ref(x)
     assert len(a) == len(b) == SIDES[version]
     for u, v in zip(a, b, strict=True):
-        torch.testing.assert_close(u, v, rtol=0, atol=1e-5)
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-6)
 
 
 def test_partial_or_wrong_file_names_keys(tmp_path) -> None:
@@ -113,7 +117,7 @@ def test_pretrained_backbone_local_file_and_offline_message(tmp_path, monkeypatc
     torch.save(src.state_dict(), path)  # includes fc.*, which is ignored
     model = RAS("v2", pretrained_backbone=str(path))
     assert torch.equal(model.backbone.layer3[2].conv2.weight, src.layer3[2].conv2.weight)
-    with pytest.raises(FileNotFoundError, match="pretrained_backbone"):
+    with pytest.raises(UserError, match="model.pretrained_backbone: no such file"):
         RAS("v2", pretrained_backbone=str(tmp_path / "nope.pth"))
 
     # A failing download (no network) must say how to pass a local file. We make the
@@ -124,19 +128,24 @@ def test_pretrained_backbone_local_file_and_offline_message(tmp_path, monkeypatc
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
     monkeypatch.setattr(ResNet50_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fail)
-    with pytest.raises(RuntimeError, match="model.pretrained_backbone=/path/to/resnet50.pth"):
+    with pytest.raises(UserError) as err:
         RAS("v1", pretrained_backbone=True)
+    msg = str(err.value)
+    # names the file to fetch and how to pass it, on one line
+    assert ResNet50_Weights.IMAGENET1K_V1.url in msg and "\n" not in msg
+    assert "model.pretrained_backbone=/path/to/resnet50-0676ba61.pth" in msg
+    # another backbone's weights are refused, naming the mismatch
+    with pytest.raises(UserError, match="not a torchvision resnet18 state dict"):
+        RAS("v2", backbone="resnet18", pretrained_backbone=str(path))
 
 
-def test_own_resnet50_equals_torchvisions_seeded_build() -> None:
-    """Our ResNet-50 (no torchvision import) is torchvision's: same keys, order, init and
-    random-number use, and the same features."""
+def test_backbone_is_torchvisions_with_its_seeded_init() -> None:
+    """The feature extractor holds torchvision's modules: same keys, order and seeded
+    initialisation as ``torchvision.models.resnet50()`` (minus ``fc``), the same features."""
     import torchvision
 
-    from ras_lightning.models.backbone import ResNet50Features
-
     torch.manual_seed(0)
-    ours = ResNet50Features().eval()
+    ours = ResNetFeatures("resnet50").eval()
     torch.manual_seed(0)
     theirs = torchvision.models.resnet50(weights=None).eval()
     ref = {k: v for k, v in theirs.state_dict().items() if not k.startswith("fc.")}
@@ -146,4 +155,51 @@ def test_own_resnet50_equals_torchvisions_seeded_build() -> None:
     with torch.no_grad():
         t = theirs
         x4 = t.layer3(t.layer2(t.layer1(t.maxpool(t.relu(t.bn1(t.conv1(x)))))))
-        assert torch.allclose(ours(x)[3], x4, atol=1e-5)
+        assert torch.equal(ours(x)[3], x4)
+
+
+@pytest.fixture(scope="module", params=BACKBONES)
+def backbone(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_backbone_widths_are_read_from_the_network(backbone: str) -> None:
+    net = ResNetFeatures(backbone).eval()
+    with torch.no_grad():
+        feats = net(torch.randn(1, 3, 64, 64))
+    assert tuple(f.shape[1] for f in feats) == net.out_channels
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2]  # strides 2 .. 32
+    wide = backbone in ("resnet50", "resnet101")
+    assert net.out_channels == ((64, 256, 512, 1024, 2048) if wide else (64, 64, 128, 256, 512))
+    with pytest.raises(UserError, match="model/backbone: unknown 'resnet7'"):
+        ResNetFeatures("resnet7")
+
+
+def test_every_backbone_builds_forwards_and_folds(backbone: str, version: str) -> None:
+    torch.manual_seed(0)
+    net = RAS(version, backbone=backbone)
+    assert (
+        net.backbone_name == backbone
+        and net.mscm.convert.in_channels == net.backbone.out_channels[4]
+    )
+    # trained BatchNorm statistics, so that folding has something to fold
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(2, 3, 64, 64) * 2 + 0.5)
+    net.eval()
+    folded = fold_batchnorm(net)
+    n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert n_bn > 0 and not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        a, b = net(x), folded(x)
+    assert len(a) == len(b) == SIDES[version]
+    assert all(o.shape == (2, 1, 64, 48) for o in a)
+    for u, v in zip(a, b, strict=True):
+        torch.testing.assert_close(v, u, rtol=1e-4, atol=1e-4)
+
+
+def test_stem_is_the_backbones_conv1_bn1(backbone: str) -> None:
+    net = ResNetFeatures(backbone)
+    assert net.stem == (net.conv1, net.bn1)

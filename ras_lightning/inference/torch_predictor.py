@@ -16,7 +16,6 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ras_lightning.inference.predictor import BatchedPredictor
-from ras_lightning.models.backbone import Bottleneck
 from ras_lightning.models.weights import Weights
 from ras_lightning.utils.errors import UserError
 from ras_lightning.utils.timing import model_size_mb
@@ -24,28 +23,26 @@ from ras_lightning.utils.timing import model_size_mb
 __all__ = ["Predictor", "fold_batchnorm", "pick_device"]
 
 
-def _fuse_pair(parent: nn.Module, conv_name: str, bn_name: str) -> None:
-    conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
-    if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-        setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
-        setattr(parent, bn_name, nn.Identity())
-
-
 def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` (in eval mode) with every BatchNorm folded into its convolution."""
+    """A copy of ``net`` (in eval mode) with every BatchNorm folded into its convolution.
+
+    A pair is a ``Conv2d`` and the ``BatchNorm2d`` of its width registered right after it in
+    the same parent: how torchvision's ResNets (``convN``/``bnN``, ``downsample``) and the
+    RAS heads (``convert``/``bn``, ``[conv, BN, ReLU]`` sequences) lay out conv -> BN, with no
+    names of one backbone assumed. The folded BN becomes an ``nn.Identity``.
+    """
     net = copy.deepcopy(net).eval()
-    for module in net.modules():
-        if isinstance(module, Bottleneck):
-            for i in (1, 2, 3):
-                _fuse_pair(module, f"conv{i}", f"bn{i}")
-        if isinstance(module, nn.Sequential):
-            names = list(module._modules)
-            for a, b in zip(names, names[1:], strict=False):
-                _fuse_pair(module, a, b)
-        for conv, bn in (("conv1", "bn1"), ("convert", "bn")):
-            if hasattr(module, conv) and hasattr(module, bn) and not isinstance(module, Bottleneck):
-                _fuse_pair(module, conv, bn)
-    # heads keep applying their ReLU after ``bn``: an Identity is still "not None" there
+    for parent in list(net.modules()):
+        children = list(parent.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:], strict=False):
+            if (
+                isinstance(conv, nn.Conv2d)
+                and isinstance(bn, nn.BatchNorm2d)
+                and bn.num_features == conv.out_channels
+            ):
+                setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
+                # heads keep applying their ReLU after ``bn``: an Identity is still not None
+                setattr(parent, bn_name, nn.Identity())
     return net
 
 

@@ -1,7 +1,9 @@
 """Key mapping between our state dict and the authors' released checkpoints.
 
 The authors name the backbone ``resnet`` (v1) and ``bkbone`` (v2); everything else (``mscm``,
-``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts.
+``ra1``..``ra4`` with their ``nn.Sequential`` indices) is the same in both layouts. Pure key
+handling: no network is built here (that is :class:`~ras_lightning.models.RAS`'s job), so this
+module imports neither torch nor :mod:`ras_lightning.models.ras`.
 """
 
 from __future__ import annotations
@@ -63,12 +65,12 @@ def check_state(
         )
 
 
-def from_official_state_dict(
-    state: dict[str, Any], version: str | None = None, source: str = ""
+def official_to_ours(
+    state: Any, version: str | None = None, source: str = ""
 ) -> tuple[dict[str, Any], str]:
-    """Map an official state dict to our keys; raise a clear error on a wrong or partial file."""
-    from ras_lightning.models.ras import RAS  # local import: ras imports this module
-
+    """An official state dict (or ``{"state_dict": ...}``) in our key names, and its version
+    (told from the keys when ``None``); a clear ``ValueError`` when it is neither layout.
+    The tensors are checked against a network by :meth:`RAS.from_official_state_dict`."""
     where = f" in {source}" if source else ""
     if not isinstance(state, dict):
         raise ValueError(f"expected a state dict{where}, got {type(state).__name__}")
@@ -81,9 +83,7 @@ def from_official_state_dict(
                 f"not an official RAS checkpoint{where}: expected 'resnet.*' + 'ra1.*' keys (v1) "
                 f"or 'bkbone.*' keys (v2), found e.g. {list(state)[:3]}"
             )
-    ours = rename_official(state, version)
-    check_state(ours, RAS(version=version).state_dict(), version, source)  # type: ignore[arg-type]
-    return ours, version
+    return rename_official(state, version), version
 
 
 def to_official_state_dict(state: Mapping[str, T], version: str) -> dict[str, T]:

@@ -9,14 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ras_lightning.models.backbone import ResNet50Features, load_imagenet_weights
+from ras_lightning.models.backbone import ResNetFeatures, load_imagenet_weights
 from ras_lightning.models.heads import MSCM, ReverseAttention
 from ras_lightning.models.init import init_head
-from ras_lightning.models.official import from_official_state_dict, to_official_state_dict
+from ras_lightning.models.official import check_state, official_to_ours, to_official_state_dict
+from ras_lightning.utils.errors import UserError
 
 Version = Literal["v1", "v2"]
-# Input channels of the side features at strides 2, 4, 8, 16 (RA1..RA4) and 32 (MSCM).
-_SIDE_CHANNELS = {1: 64, 2: 256, 3: 512, 4: 1024}
 
 
 def _resize(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
@@ -34,29 +33,40 @@ class RAS(nn.Module):
     Args:
         version: ``"v1"`` (plain convs, five side outputs incl. the stride-2 one) or ``"v2"``
             (BatchNorm in the head, four side outputs).
+        backbone: a torchvision ResNet name (``resnet18``, ``resnet34``, ``resnet50`` as the
+            authors, ``resnet101``) or a built :class:`ResNetFeatures`; the heads take their
+            input widths from it.
         channels: width of the head (64 in both papers).
-        pretrained_backbone: ``True`` for torchvision's ImageNet ResNet-50 (``IMAGENET1K_V1``),
-            a path to a local copy of it, or ``False``.
+        pretrained_backbone: ``True`` for torchvision's ImageNet weights of that backbone
+            (``IMAGENET1K_V1``), a path to a local copy, or ``False``. With a built backbone
+            it is loaded into it too (the config gives the built backbone its own weights).
     """
 
     def __init__(
         self,
         version: Version = "v2",
+        backbone: str | ResNetFeatures = "resnet50",
         channels: int = 64,
-        pretrained_backbone: bool | str | Path = False,
+        pretrained_backbone: bool | str | Path | None = False,
     ) -> None:
         super().__init__()
         if version not in ("v1", "v2"):
-            raise ValueError(f"model.version must be 'v1' or 'v2', got {version!r}")
+            raise UserError(f"model.version must be 'v1' or 'v2', got {version!r}")
         self.version: Version = version
+        self.channels = channels
         batchnorm = version == "v2"
-        self.backbone = ResNet50Features()
-        self.mscm = MSCM(2048, channels, batchnorm)
+        self.backbone = ResNetFeatures(backbone) if isinstance(backbone, str) else backbone
+        widths = self.backbone.out_channels  # strides 2, 4, 8, 16 (RA1..RA4), 32 (MSCM)
+        self.mscm = MSCM(widths[4], channels, batchnorm)
         self.stages = (1, 2, 3, 4) if version == "v1" else (2, 3, 4)
         for i in self.stages:
-            setattr(self, f"ra{i}", ReverseAttention(_SIDE_CHANNELS[i], channels, batchnorm))
+            setattr(self, f"ra{i}", ReverseAttention(widths[i - 1], channels, batchnorm))
         init_head(self, version)
         load_imagenet_weights(self.backbone, pretrained_backbone)
+
+    @property
+    def backbone_name(self) -> str:
+        return self.backbone.name
 
     @property
     def num_side_outputs(self) -> int:
@@ -93,9 +103,11 @@ class RAS(nn.Module):
     def from_official_state_dict(
         cls, state: dict[str, torch.Tensor], version: Version | None = None, source: str = ""
     ) -> RAS:
-        """Like :meth:`from_official` for a state dict already in memory."""
-        ours, version = from_official_state_dict(state, version, source)
-        model = cls(version=version)
+        """Like :meth:`from_official` for a state dict already in memory (the authors'
+        backbone: ResNet-50). A wrong or partial file raises ``ValueError`` naming the keys."""
+        ours, version = official_to_ours(state, version, source)
+        model = cls(version=version, backbone="resnet50")
+        check_state(ours, model.state_dict(), version, source)
         model.load_state_dict(ours, strict=True)
         return model
 

@@ -83,10 +83,10 @@ def read_file(path: Path, trust: bool = False) -> Any:
 
 def load_weights(path: str | Path, trust: bool = False) -> Weights:
     """A ras-lightning ``.ckpt`` (told by its ``state_dict`` of ``net.*`` keys and saved
-    hyper-parameters) or an official RAS checkpoint (told v1/v2 by its keys) as a PyTorch
-    :class:`~ras_lightning.models.RAS` in eval mode. The weights must fit the network exactly
-    (missing, unexpected or mis-shaped tensors are named); anything else raises a one-line
-    :class:`UserError`. ``trust``: see :func:`read_file`."""
+    hyper-parameters, which name the backbone) or an official RAS checkpoint (told v1/v2 by
+    its keys) as a PyTorch :class:`~ras_lightning.models.RAS` in eval mode. The weights must
+    fit the network exactly (missing, unexpected or mis-shaped tensors are named); anything
+    else raises a one-line :class:`UserError`. ``trust``: see :func:`read_file`."""
     from ras_lightning.models import RAS
     from ras_lightning.models.official import check_state
 
@@ -111,6 +111,8 @@ def load_weights(path: str | Path, trust: bool = False) -> Weights:
         convert = state.get("mscm.convert.weight")
         channels = int(convert.shape[0]) if convert is not None else int(hp.get("channels", 64))
         recipe, size = str(hp.get("input_recipe", version)), int(hp.get("eval_size", 352))
+        # checkpoints from before the backbone choice hold a ResNet-50
+        backbone = str(hp.get("backbone") or "resnet50")
         source = "checkpoint"
     else:
         if "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -127,7 +129,11 @@ def load_weights(path: str | Path, trust: bool = False) -> Weights:
         channels = int(convert.shape[0]) if convert is not None else 64
         # the authors test at 352 with their training normalisation: CPD's (v1), F3Net's (v2)
         recipe, size, source = version, 352, "official"
-    net = RAS(version=version, channels=channels)  # type: ignore[arg-type]
+        backbone = "resnet50"  # the authors' backbone
+    try:
+        net = RAS(version=version, backbone=backbone, channels=channels)  # type: ignore[arg-type]
+    except UserError as err:
+        raise UserError(f"weights: {path}: {err}") from None
     try:
         check_state(state, net.state_dict(), version, str(path))
     except ValueError as err:
