@@ -245,7 +245,7 @@ def stage_env(ctx: Ctx) -> None:
 
     import torch
 
-    from ras_lightning.utils.timing import cpu_name
+    from ras_lightning.utils.devices import cpu_name
 
     def ver(name: str) -> str | None:
         try:

@@ -14,9 +14,10 @@ from ras_lightning.utils.errors import user_errors
 def run(cfg: DictConfig) -> dict[str, float]:
     import torch
 
-    from ras_lightning.inference.torch_predictor import fold_batchnorm, pick_device
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
     from ras_lightning.models.weights import load_weights
-    from ras_lightning.utils.timing import device_name, measure_fps, model_size_mb
+    from ras_lightning.utils.devices import device_name, pick_device
+    from ras_lightning.utils.timing import measure_fps, model_size_mb
 
     trust = bool(cfg.get("trust_weights", False))
     weights = load_weights(cfg.weights, trust)

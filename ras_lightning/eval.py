@@ -170,12 +170,13 @@ def _speed_and_size(predictor: BatchedPredictor, cfg: DictConfig) -> tuple:
     from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
     if isinstance(predictor, OnnxPredictor):
-        from ras_lightning.utils.timing import cpu_name
+        from ras_lightning.utils.devices import cpu_name
 
         fps = predictor.measure_fps(cfg.fps_runs) if cfg.fps else None
         device = cpu_name(predictor.threads)
     else:
-        from ras_lightning.utils.timing import device_name, measure_fps
+        from ras_lightning.utils.devices import device_name
+        from ras_lightning.utils.timing import measure_fps
 
         fps = None
         if cfg.fps:

@@ -11,25 +11,13 @@ Runtime.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.utils import devices
 from ras_lightning.utils.errors import UserError
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-# NVIDIA's and AMD's (ROCm) driver device files, and WSL's GPU bridge
-_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
-
-
-def gpu_present() -> bool:
-    """Whether PyTorch sees a CUDA (or ROCm) GPU. On Linux torch is imported only when a GPU
-    driver's device file exists, so CPU-only machines skip that import."""
-    if os.name == "posix" and not any(os.path.exists(p) for p in _GPU_DEVICE_FILES):
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def choose_backend(backend: str, device: str, weights: str) -> str:
@@ -46,7 +34,7 @@ def choose_backend(backend: str, device: str, weights: str) -> str:
         return "onnxruntime"
     if device != "auto":  # cuda, cuda:1, mps, ...
         return "torch"
-    return "torch" if gpu_present() else "onnxruntime"
+    return "torch" if devices.gpu_present() else "onnxruntime"
 
 
 def make_predictor(cfg: Any) -> BatchedPredictor:
@@ -62,11 +50,11 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
             raise UserError(
                 f"backend=onnxruntime runs on the CPU; device={cfg.device} needs backend=torch"
             )
-        from ras_lightning.inference.onnx_predictor import OnnxPredictor, physical_cores
+        from ras_lightning.inference.onnx_predictor import OnnxPredictor
 
         ort_predictor = OnnxPredictor(
             str(cfg.weights),
-            cfg.batch_size or min(cfg.get("threads") or physical_cores(), 4),
+            cfg.batch_size or min(cfg.get("threads") or devices.physical_cores(), 4),
             cfg.get("threads"),
             cfg.get("cache_dir"),
             bool(cfg.get("trust_weights", False)),

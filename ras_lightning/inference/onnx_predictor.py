@@ -8,15 +8,15 @@ and kept in the ONNX cache (:mod:`.onnx_cache`): a cache hit imports no torch.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.inference import onnx_cache
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.utils import devices
 from ras_lightning.utils.errors import UserError
 
 log = logging.getLogger("ras_lightning.inference.onnx_predictor")
@@ -28,23 +28,6 @@ def _ort() -> Any:
     except ImportError:
         raise UserError("backend=onnxruntime needs `pip install onnxruntime`") from None
     return ort
-
-
-def physical_cores() -> int:
-    """Physical CPU cores this process may use (Linux: distinct (package, core) pairs of the
-    allowed CPUs), else the logical count."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-    cores = set()
-    for cpu in cpus:
-        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((topo / "physical_package_id").read_text(), (topo / "core_id").read_text()))
-        except OSError:
-            cores.add(("", str(cpu)))
-    return max(1, len(cores))
 
 
 def _session(model: str, threads: int, optimized: bool = False, save_as: str = "") -> Any:
@@ -110,7 +93,7 @@ class OnnxPredictor(BatchedPredictor):
         if not path.is_file():
             raise UserError(f"weights: no such file: {path}")
         self.cache_hit: bool | None = None
-        self.threads = threads or physical_cores()  # one per physical core by default
+        self.threads = threads or devices.physical_cores()  # one per physical core by default
         self.batch_size = max(1, batch_size)
         self.parallel = min(self.batch_size, self.threads)  # photos run side by side
         threads = max(1, self.threads // self.parallel)  # threads per run

@@ -17,10 +17,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.models.weights import Weights
-from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.devices import pick_device
 from ras_lightning.utils.timing import model_size_mb
 
-__all__ = ["Predictor", "fold_batchnorm", "pick_device"]
+__all__ = ["Predictor", "fold_batchnorm"]
 
 
 def fold_batchnorm(net: nn.Module) -> nn.Module:
@@ -44,21 +44,6 @@ def fold_batchnorm(net: nn.Module) -> nn.Module:
                 # heads keep applying their ReLU after ``bn``: an Identity is still not None
                 setattr(parent, bn_name, nn.Identity())
     return net
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto``: the GPU when PyTorch sees one, else the CPU; a named device must exist."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"device: unknown {device!r} (auto, cpu, cuda, cuda:N, mps)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device={device}: PyTorch sees no CUDA GPU here; use device=auto or cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"device={device}: MPS is not available here; use device=auto or cpu")
-    return dev
 
 
 class Predictor(BatchedPredictor):

@@ -12,11 +12,7 @@ import os
 import torch
 from omegaconf import OmegaConf
 
-_CPU = ("cpu",)
-
-
-def _on_cuda(accelerator: str = "auto") -> bool:
-    return str(accelerator).lower() not in _CPU and torch.cuda.is_available()
+from ras_lightning.utils.devices import runs_on_cuda
 
 
 def mixed_precision(gpu_precision: str = "16-mixed", accelerator: str = "auto") -> str:
@@ -26,13 +22,13 @@ def mixed_precision(gpu_precision: str = "16-mixed", accelerator: str = "auto") 
     On this kind of CPU (AVX2, no AMX/AVX512-BF16) bf16 autocast is slower than fp32, so the
     CPU fallback is full precision; pass ``trainer.precision=bf16-mixed`` to force it.
     """
-    return gpu_precision if _on_cuda(accelerator) else "32-true"
+    return gpu_precision if runs_on_cuda(accelerator) else "32-true"
 
 
 def on_gpu(value: object, accelerator: str = "auto") -> object:
     """``value`` when CUDA runs the model, else ``None`` (e.g. ``trainer.benchmark``: cuDNN
     autotuning means nothing on a CPU, and ``None`` leaves PyTorch's setting alone)."""
-    return value if _on_cuda(accelerator) else None
+    return value if runs_on_cuda(accelerator) else None
 
 
 def loader_workers(gpu_workers: int = 8, cpu_workers: int = 0, accelerator: str = "auto") -> int:
@@ -43,7 +39,7 @@ def loader_workers(gpu_workers: int = 8, cpu_workers: int = 0, accelerator: str 
     On a CPU the network is the bottleneck by two orders of magnitude (see BENCHMARKS.md),
     and workers would only compete with the compute threads for the same cores.
     """
-    if not _on_cuda(accelerator):
+    if not runs_on_cuda(accelerator):
         return int(cpu_workers)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     share = (cpus or 1) // max(1, torch.cuda.device_count())

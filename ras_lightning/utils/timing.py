@@ -3,8 +3,6 @@ only), model size and peak memory."""
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,25 +10,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-
-def cpu_name(threads: int | None = None) -> str:
-    """This CPU's model name and the number of threads used (torch-free)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "CPU"
-    return f"{model} ({threads or os.cpu_count()} threads)"
-
-
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's with torch's thread count."""
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return cpu_name(torch.get_num_threads())
 
 
 def measure_fps(
