@@ -13,7 +13,7 @@ _LAZY = {
     "SODDataModule": "ras_lightning.data.datamodule",
     "discover_set": "ras_lightning.data.discovery",
     "make_demo_data": "ras_lightning.data.demo",
-    "DataError": "ras_lightning.data.discovery",
+    "DataError": "ras_lightning.utils.errors",
 }
 
 __all__ = sorted(_LAZY)

@@ -7,8 +7,12 @@ PIL's ``Image.open`` on every file would take several times longer.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-from ras_lightning.data.discovery import DataError, Sample
+from ras_lightning.utils.errors import DataError
+
+if TYPE_CHECKING:  # the annotation only: discovery imports this module
+    from ras_lightning.data.discovery import Sample
 
 _HEAD = 1024
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

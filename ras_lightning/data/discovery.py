@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ras_lightning.data.checks import check_headers
+from ras_lightning.utils.errors import DataError
+
 log = logging.getLogger("ras_lightning.data")
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -29,10 +32,6 @@ KNOWN_LAYOUTS: list[tuple[str, str]] = [
     ("Image", "Mask"),
     ("img", "gt"),
 ]
-
-
-class DataError(ValueError):
-    """Bad data: reported as one line, before any training starts."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,6 @@ def discover_set(
     root: str | Path, name: str, on_unpaired: str = "error", layout: dict[str, str] | None = None
 ) -> list[Sample]:
     """List and pair set ``name`` under ``root`` (no image is decoded)."""
-    from ras_lightning.data.checks import check_headers  # checks imports this module
-
     layout = layout or {}
     img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
     images, masks = list_files(img_dir, IMAGE_EXTS), list_files(mask_dir, MASK_EXTS)

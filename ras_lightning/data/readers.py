@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ras_lightning.data.discovery import DataError
+from ras_lightning.utils.errors import DataError
 
 
 def read_image(path: str) -> np.ndarray:
@@ -33,12 +33,3 @@ def read_mask(path: str) -> np.ndarray:
             return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise DataError(f"cannot read mask {path}: {err}") from None
-
-
-def image_size(path: str) -> tuple[int, int]:
-    """(width, height) from the header only; raises DataError if unreadable."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"cannot read {path}: {err}") from None

@@ -13,6 +13,11 @@ class UserError(Exception):
     """A problem with the user's settings or files, reported without a traceback."""
 
 
+class DataError(ValueError):
+    """Bad data: reported as one line, before any training starts (also importable from
+    :mod:`ras_lightning.data`)."""
+
+
 def _one_line(err: BaseException) -> str:
     msg = str(err).strip()
     if "Original Traceback" in msg:  # re-raised from a DataLoader worker: keep the cause
@@ -24,8 +29,6 @@ def _one_line(err: BaseException) -> str:
 @contextmanager
 def user_errors(*extra: type[BaseException]) -> Iterator[None]:
     """Turn :class:`UserError` (and ``extra`` types) into ``error: <message>`` and exit 1."""
-    from ras_lightning.data.discovery import DataError
-
     kinds = (UserError, DataError, FloatingPointError, *extra)
     try:
         yield
