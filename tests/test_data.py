@@ -137,9 +137,16 @@ def test_datamodule_batches(demo_root: Path) -> None:
     assert 0 <= batch["mask"].min() and batch["mask"].max() <= 1
     ev = next(iter(dm.test_dataloader()[0]))
     assert ev["image"].shape[1:] == (3, 64, 64)
-    # masks keep each photo's original size for scoring
-    assert {tuple(m.shape[-2:]) for m in ev["mask"]} >= {(128, 128)}
-    assert [tuple(m.shape[-2:]) for m in ev["mask"]] == list(ev["size"])
+    # masks keep each photo's original size (read from the files) and values, for scoring
+    files = {s.name: s for s in dm.test_data[0].samples}
+    assert len(ev["name"]) == len(ev["mask"]) > 1
+    for name, mask, size in zip(ev["name"], ev["mask"], ev["size"], strict=True):
+        with Image.open(files[name].mask) as im:
+            width, height = im.size
+            on_disk = np.asarray(im.convert("L"), np.float32) / 255
+        assert tuple(mask.shape) == (1, height, width) and tuple(size) == (height, width)
+        assert (height, width) != (64, 64)
+        assert torch.equal(mask[0], torch.from_numpy(on_disk))
 
 
 def test_heldout_validation_split_is_seeded(demo_root: Path) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from ras_lightning.inference.torch_predictor import fold_batchnorm
@@ -17,6 +20,7 @@ from ras_lightning.utils.errors import UserError
 from tests.conftest import (
     ECSSD_DIR,
     REFERENCE,
+    compose_config,
     mixed_photos,
     run_cli,
     seeded_official_state,
@@ -195,10 +199,22 @@ def test_predict_real_photos_at_original_size(official_v2: Path, tmp_path: Path)
 
 
 def test_benchmark_names_the_device(trained_ckpt: Path) -> None:
+    from ras_lightning.utils.devices import cpu_name
+    from ras_lightning.utils.timing import model_size_mb
+
     res = run_cli("benchmark", f"weights={trained_ckpt}", "size=64", "runs=2", "warmup=1")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "eager fp32" in res.stdout and "on " in res.stdout and "FPS" in res.stdout
-    assert "ONNX Runtime" in res.stdout
+    # run_cli gives the CLI OMP_NUM_THREADS=2, so torch runs 2 threads there
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_name(2)
+    size = model_size_mb(load_weights(trained_ckpt).net)
+    head = f"RAS v2, 64x64, batch 1, network only, on {device}; model size {size:.1f} MB"
+    assert head in res.stdout.splitlines(), res.stdout
+    cuda = torch.cuda.is_available()
+    expected = ["eager fp32 (the authors' loop)", "BN folded + channels-last" + " + fp16" * cuda]
+    expected += [] if cuda else ["ONNX Runtime (predict/eval default on a CPU)"]
+    table = [ln for ln in res.stdout.splitlines() if ln.startswith("| ") and "| FPS |" not in ln]
+    rows = {k: float(v) for k, v in (ln.strip("| ").split(" | ") for ln in table)}
+    assert list(rows) == expected and all(fps > 0 for fps in rows.values()), res.stdout
 
 
 # -- reading weights safely; the ONNX cache of the CPU path; backend choice ------------------
@@ -397,24 +413,59 @@ def test_cache_folder_follows_config_env_and_xdg(
     assert weights_key(a) != weights_key(b)
 
 
-def test_choose_backend() -> None:
-    from ras_lightning.inference.backends import choose_backend, gpu_present
+def test_choose_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ras_lightning.inference.backends import choose_backend
+    from ras_lightning.utils import devices
 
-    auto_device = "torch" if gpu_present() else "onnxruntime"
-    assert choose_backend("auto", "auto", "RAS.v2.pth") == auto_device
+    monkeypatch.setattr(devices, "gpu_present", lambda: True)
+    assert choose_backend("auto", "auto", "RAS.v2.pth") == "torch"
+    assert choose_backend("auto", "cpu", "RAS.v2.pth") == "onnxruntime"
+    monkeypatch.setattr(devices, "gpu_present", lambda: False)
+    assert choose_backend("auto", "auto", "RAS.v2.pth") == "onnxruntime"
     assert choose_backend("auto", "cpu", "x.ckpt") == "onnxruntime"
     assert choose_backend("auto", "cuda", "x.ckpt") == "torch"
     assert choose_backend("torch", "cpu", "x.ckpt") == "torch"
     assert choose_backend("auto", "cuda", "m.onnx") == "onnxruntime"
     with pytest.raises(UserError, match="backend must be one of"):
         choose_backend("tensorrt", "auto", "x.ckpt")
-    from ras_lightning.inference.torch_predictor import pick_device
+    from ras_lightning.utils.devices import pick_device
 
     with pytest.raises(UserError, match="unknown 'tpu'"):
         pick_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="no CUDA GPU"):
             pick_device("cuda")
+
+
+def test_gpu_present_imports_no_torch_without_a_gpu_driver(tmp_path: Path) -> None:
+    code = (
+        "import sys; from ras_lightning.utils import devices as d; "
+        "d.GPU_DEVICE_FILES = (sys.argv[1],); print(d.gpu_present(), 'torch' in sys.modules)"
+    )
+    no_driver = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "nvidiactl")], capture_output=True, text=True
+    )
+    assert no_driver.returncode == 0 and no_driver.stdout.split() == ["False", "False"]
+    (tmp_path / "nvidiactl").touch()  # a driver file: now PyTorch is asked
+    driver = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "nvidiactl")], capture_output=True, text=True
+    )
+    assert driver.stdout.split() == [str(torch.cuda.is_available()), "True"], driver.stderr
+
+
+@pytest.mark.parametrize("entry", ["predict", "eval"])
+def test_predict_and_eval_share_one_inference_node(entry: str) -> None:
+    from ras_lightning import CONFIG_DIR
+
+    shared = compose_config(config="inference/default")
+    assert {"weights", "backend", "device", "batch_size", "threads", "fold_bn"} <= set(shared)
+    # the keys stay top-level CLI keys, written once (in the node), with the node's values
+    cfg = compose_config("weights=w.pth", "backend=torch", "device=cpu", "half=true", config=entry)
+    assert cfg.weights == "w.pth" and cfg.backend == "torch" and cfg.device == "cpu" and cfg.half
+    for key in set(shared) - {"weights", "backend", "device", "half"}:
+        assert cfg[key] == shared[key], key
+    own = yaml.safe_load((CONFIG_DIR / f"{entry}.yaml").read_text())
+    assert not set(own) & set(shared) and {"inference": "default"} in own["defaults"]
 
 
 def test_predict_on_cpu_agrees_with_pytorch(official_v2: Path, tmp_path: Path) -> None:
