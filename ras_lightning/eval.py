@@ -30,8 +30,9 @@ def run(cfg: DictConfig) -> dict:
     from ras_lightning.data.discovery import discover_set, find_set_dirs
     from ras_lightning.inference.backends import make_predictor
     from ras_lightning.inference.protocol import read_photo
+    from ras_lightning.metrics.registry import CONVENTIONS
     from ras_lightning.metrics.reports import write_json, write_tables
-    from ras_lightning.metrics.scoring import CONVENTIONS, score_folder
+    from ras_lightning.metrics.scoring import score_folder
 
     if cfg.convention not in CONVENTIONS:
         raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
@@ -129,16 +130,14 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
     """The published figure's columns (adaptive E, S, adaptive F, MAE) for every set, with
     the convention in the heading; with ``compare`` the paper's RAS ``version`` row and the
     difference (ours - paper) under each set the figure has."""
-    how = {
-        "f3net": "F3Net's MATLAB evaluation, as the published tables",
-        "pysodmetrics": "PySODMetrics' definitions; the published tables use convention=f3net",
-    }[convention]
+    from ras_lightning.metrics.registry import CONVENTIONS, METRICS
+
+    head = ["dataset", "method", "images", *(METRICS[k].long_title for k in PAPER_COLUMNS)]
     lines = [
-        f"Convention: {convention} ({how})",
+        f"Convention: {convention} ({CONVENTIONS[convention].description})",
         "",
-        "| dataset | method | images | E-measure (adaptive) | S-measure "
-        "| F-measure (adaptive) | MAE |",
-        "|---|---|---|---|---|---|---|",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
     ]
     for r in rows:
         ours = [r[k] for k in PAPER_COLUMNS]

@@ -1,7 +1,8 @@
 """``python -m ras_lightning.score``: score folders of saliency maps (Hydra app).
 
-One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the ten
-metric keys), ``OUT/metrics.md`` / ``.csv`` and ``OUT/pr_curve_*.png`` / ``f_curve_*.png``.
+One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
+registry's metric keys: the contract's ten and any registered metric), ``OUT/metrics.md`` /
+``.csv`` and ``OUT/pr_curve_*.png`` / ``f_curve_*.png``.
 Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
 pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from ras_lightning.metrics import METRIC_NAMES
+from ras_lightning.metrics.registry import metric_names
 from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import score_folder
 from ras_lightning.utils.errors import UserError, user_errors
@@ -70,8 +71,9 @@ def run(cfg: DictConfig) -> dict:
             curves[method] = score.curves
         if cfg.plots:
             plot_curves(curves, out, dataset)
-    # one folder: the ten metric keys at the top level; several: {dataset: {method: {...}}}
-    summary = {k: rows[0][k] for k in METRIC_NAMES if k in rows[0]} if single else results
+    # one folder: the metric keys (the registry's) at the top level; several:
+    # {dataset: {method: {...}}}
+    summary = {k: rows[0][k] for k in metric_names() if k in rows[0]} if single else results
     write_json(summary, out / "metrics.json")
     write_tables(rows, out)
     print((out / "metrics.md").read_text(), end="")

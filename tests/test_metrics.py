@@ -1,13 +1,29 @@
-"""SOD metrics against PySODMetrics, on random maps and (when present) the real SOD maps."""
+"""The metric engine: PySODMetrics' numbers (random maps and, when present, the real SOD maps),
+summed states, the registry, and a metric added from outside the package."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from ras_lightning.metrics import METRIC_NAMES, FMeasure, SODMetrics
-from tests.conftest import SOD_DIR
+from ras_lightning.metrics import (
+    MAE,
+    METRIC_NAMES,
+    EMeasure,
+    FMeasure,
+    SMeasure,
+    SODMetrics,
+    WeightedFMeasure,
+    registry,
+)
+from tests.conftest import REPO, SOD_DIR, TINY
 
 psm = pytest.importorskip("py_sod_metrics")
 
@@ -63,7 +79,7 @@ def _random_pairs(seed: int, n: int = 12) -> list[tuple[np.ndarray, np.ndarray]]
 
 
 def _ours_numpy(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    from ras_lightning.metrics.functional import image_stats, summarise
+    from ras_lightning.metrics.registry import image_stats, summarise
 
     totals: dict = {}
     for pred, gt in pairs:
@@ -77,7 +93,7 @@ def test_agrees_with_pysodmetrics_on_random_maps(seed: int) -> None:
     pairs = _random_pairs(seed)
     theirs = _theirs(pairs)
     for ours in (_ours(pairs), _ours_numpy(pairs)):  # torchmetrics classes and the scorer's
-        assert set(ours) == set(METRIC_NAMES)
+        assert list(ours) == list(METRIC_NAMES)
         for k in theirs:
             assert abs(ours[k] - theirs[k]) <= 1e-6, (k, ours[k], theirs[k])
 
@@ -118,3 +134,131 @@ def test_agrees_with_pysodmetrics_on_real_sod_maps(method: str) -> None:
     ours, theirs = _ours(pairs), _theirs(pairs)
     for k in theirs:
         assert abs(ours[k] - theirs[k]) <= 1e-6, (k, ours[k], theirs[k])
+
+
+def test_family_classes_equal_the_collection_and_the_functional_kernels() -> None:
+    from ras_lightning.metrics import functional as F
+
+    pairs = _random_pairs(4, n=6)
+    whole = SODMetrics()
+    singles = [MAE(), SMeasure(), WeightedFMeasure(), FMeasure(), EMeasure()]
+    for pred, gt in pairs:
+        whole.update(torch.from_numpy(pred), torch.from_numpy(gt))  # uint8 as it is
+        for m in singles:
+            m.update(torch.from_numpy(pred / 255.0), torch.from_numpy(gt > 128))
+    all_values = whole.compute()
+    for m in singles:
+        out = m.compute()
+        out = out if isinstance(out, dict) else {m.family: out}
+        for k, v in out.items():
+            assert v.item() == pytest.approx(all_values[k].item(), abs=1e-12), (k, type(m))
+    # a kernel takes (map, mask) arrays or a prepared image
+    pred, gt = pairs[1]
+    assert F.s_measure(pred, gt) == F.s_measure(F.SODImage(pred, gt))
+    with pytest.raises(ValueError, match="8-bit"):
+        F.SODImage(pred.astype(np.float32), gt)
+
+
+def test_registry_names_titles_and_classes() -> None:
+    import ras_lightning.metrics as metrics
+
+    assert registry.metric_names() == list(METRIC_NAMES)
+    assert list(registry.TITLES) == list(METRIC_NAMES)
+    assert registry.TITLES["weighted_f"] == "wF" and not registry.METRICS["mae"].higher_is_better
+    for family in registry.FAMILIES.values():
+        cls = getattr(metrics, family.class_name)
+        assert cls.family == family.name
+        assert [m.name for m in family.metrics] == [
+            k for k in METRIC_NAMES if registry.METRIC_FAMILY[k] == family.name
+        ]
+        # the states are sums (summed by DDP), one per statistic, plus the image count
+        assert set(cls().metric_state) == {f"sum_{s}" for s in family.states} | {"count"}
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(registry.FAMILIES["mae"])
+
+
+def test_folder_scorer_imports_no_torch() -> None:
+    code = "import sys, ras_lightning.metrics.scoring; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# --------------------------------------------------------------- adding a metric (README)
+def _adaptive_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """The plugin's metric computed directly, pixel by pixel."""
+    p = pred / 255.0
+    if p.max() > p.min():
+        p = (p - p.min()) / (p.max() - p.min())
+    b, g = p >= min(2 * p.mean(), 1), gt > 128
+    union = (b | g).sum()
+    return (b & g).sum() / union if union else 1.0
+
+
+@pytest.fixture
+def plugin():
+    from tests import metric_plugin
+
+    registry.register(metric_plugin.FAMILY)
+    yield metric_plugin
+    registry.unregister(metric_plugin.FAMILY.name)
+    assert registry.metric_names() == list(METRIC_NAMES)
+
+
+def test_a_registered_metric_reaches_the_classes(plugin) -> None:
+    pairs = _random_pairs(5, n=8)
+    metrics = SODMetrics()
+    for pred, gt in pairs:
+        metrics.update(torch.from_numpy(pred), torch.from_numpy(gt))
+    values = metrics.compute()
+    assert list(values) == [*METRIC_NAMES, "adaptive_iou"]
+    expected = np.mean([_adaptive_iou(p, g) for p, g in pairs])
+    assert values["adaptive_iou"].item() == pytest.approx(expected, abs=1e-12)
+    assert registry.TITLES["adaptive_iou"] == "adpIoU"
+
+
+def _write_pairs(root: Path, n: int = 5) -> tuple[Path, Path, list[tuple[np.ndarray, np.ndarray]]]:
+    gt_dir, pred_dir = root / "gt", root / "pred"
+    gt_dir.mkdir(parents=True)
+    pred_dir.mkdir()
+    pairs = _random_pairs(6, n=n)[:n]
+    for i, (pred, gt) in enumerate(pairs):
+        Image.fromarray(gt).save(gt_dir / f"{i}.png")
+        Image.fromarray(pred).save(pred_dir / f"{i}.png")
+    return gt_dir, pred_dir, pairs
+
+
+def _plugin_cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    """The real ``python -m ras_lightning.<module>`` with the plugin's metric registered."""
+    cmd = [sys.executable, "-m", "tests.metric_plugin", module, *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_a_registered_metric_reaches_score(tmp_path: Path) -> None:
+    gt_dir, pred_dir, pairs = _write_pairs(tmp_path)
+    out = tmp_path / "out"
+    res = _plugin_cli("score", f"gt_dir={gt_dir}", f"pred_dir={pred_dir}", f"output_dir={out}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == [*METRIC_NAMES, "adaptive_iou"]
+    expected = np.mean([_adaptive_iou(p, g) for p, g in pairs])
+    assert metrics["adaptive_iou"] == pytest.approx(expected, abs=1e-12)
+    assert "| adpIoU |" in (out / "metrics.md").read_text()
+
+
+def test_a_registered_metric_is_logged_by_training(demo_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    res = _plugin_cli(
+        "train",
+        f"data.root={demo_root}",
+        f"hydra.run.dir={run}",
+        *TINY,
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    logged = json.loads((run / "metrics.json").read_text())
+    for stage in ("val", "test"):
+        keys = [k for k in logged if k.startswith(f"{stage}/") and k.endswith("/adaptive_iou")]
+        assert keys, sorted(logged)
+        assert all(0 <= logged[k] <= 1 for k in keys)

@@ -1,7 +1,17 @@
-"""Salient-object-detection metrics as torchmetrics ``Metric``s (PySODMetrics semantics).
+"""One metric engine for salient-object detection (PySODMetrics' definitions).
 
-Imported lazily: the NumPy scorer (:mod:`ras_lightning.metrics.functional`) and the metric
-names load without torch/torchmetrics.
+* :mod:`~ras_lightning.metrics.functional`: one NumPy kernel per metric family (per-image
+  statistics), shared by training, ``score`` and ``eval``;
+* :mod:`~ras_lightning.metrics.registry`: every metric's name, titles, direction, kernel, and
+  the scoring conventions (``pysodmetrics``, ``f3net``);
+* :mod:`~ras_lightning.metrics.classes`: torchmetrics ``Metric``s with summed states
+  (:class:`SODMetrics`, :class:`MAE`, :class:`SMeasure`, :class:`WeightedFMeasure`,
+  :class:`FMeasure`, :class:`EMeasure`);
+* :mod:`~ras_lightning.metrics.scoring` and :mod:`~ras_lightning.metrics.reports`: folders of
+  maps, tables and plots.
+
+The classes are imported lazily: the folder scorer and the metric names load without
+torch/torchmetrics.
 """
 
 from __future__ import annotations
@@ -9,18 +19,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ras_lightning.metrics.names import METRIC_NAMES
+from ras_lightning.metrics.registry import METRIC_NAMES, metric_names, register, unregister
 
 _LAZY = {
-    "MAE": "ras_lightning.metrics.mae",
-    "FMeasure": "ras_lightning.metrics.fmeasure",
-    "EMeasure": "ras_lightning.metrics.emeasure",
-    "SMeasure": "ras_lightning.metrics.smeasure",
-    "WeightedFMeasure": "ras_lightning.metrics.weighted_fmeasure",
-    "SODMetrics": "ras_lightning.metrics.collection",
+    name: "ras_lightning.metrics.classes"
+    for name in ("SODMetrics", "MAE", "SMeasure", "WeightedFMeasure", "FMeasure", "EMeasure")
 }
 
-__all__ = ["METRIC_NAMES", *sorted(_LAZY)]
+__all__ = ["METRIC_NAMES", "metric_names", "register", "unregister", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:

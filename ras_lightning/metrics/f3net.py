@@ -62,6 +62,9 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from ras_lightning.data.discovery import DataError
+from ras_lightning.metrics.functional import enhanced_alignment, gauss_kernel, ssim_from_moments
+
 EPS = np.spacing(1)  # MATLAB's eps
 BINS = 256
 
@@ -193,16 +196,7 @@ def _mat2gray_values(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return out
 
 
-def _gauss_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
-    """MATLAB's ``fspecial('gaussian', size, sigma)``."""
-    r = (size - 1) / 2
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
-    h[h < np.finfo(h.dtype).eps * h.max()] = 0
-    return h / h.sum()
-
-
-_KERNEL = _gauss_kernel()
+_KERNEL = gauss_kernel()  # fspecial('gaussian', 7, 5), as in wFmeasure.m
 
 
 def _weighted_f(fg: np.ndarray, gt: np.ndarray) -> float:
@@ -243,11 +237,7 @@ def _ssim(p: np.ndarray, g: np.ndarray) -> float:
     sx = (dx * dx).sum() / (n - 1 + EPS)
     sy = (dy * dy).sum() / (n - 1 + EPS)
     sxy = (dx * dy).sum() / (n - 1 + EPS)
-    alpha = 4 * x * y * sxy
-    beta = (x * x + y * y) * (sx + sy)
-    if alpha != 0:
-        return float(alpha / (beta + EPS))
-    return 1.0 if beta == 0 else 0.0
+    return float(ssim_from_moments(x, y, sx, sy, sxy))
 
 
 def _round(v: float) -> int:
@@ -288,24 +278,8 @@ def _e_measure(fg: np.ndarray, gt: np.ndarray) -> float:
     fm = fg > 2 * fg.mean()  # its mat2gray(FM) leaves a mat2gray-ed map as it is
     n = float(gt.size)
     pred_fg = float(np.count_nonzero(fm))
-    gt_fg = float(np.count_nonzero(gt))
-    if gt_fg == 0:
-        return (n - pred_fg) / (n - 1 + EPS)
-    if gt_fg == n:
-        return pred_fg / (n - 1 + EPS)
     tp = float(np.count_nonzero(fm & gt))
-    mu_f, mu_g = pred_fg / n, gt_fg / n
-    total = 0.0
-    # the alignment matrix takes four values: (prediction, mask) in {1, 0}^2
-    for count, a, b in (
-        (tp, 1 - mu_f, 1 - mu_g),
-        (pred_fg - tp, 1 - mu_f, -mu_g),
-        (gt_fg - tp, -mu_f, 1 - mu_g),
-        (n - pred_fg - gt_fg + tp, -mu_f, -mu_g),
-    ):
-        align = 2 * (b * a) / (b * b + a * a + EPS)
-        total += count * ((align + 1) ** 2 / 4)
-    return total / (n - 1 + EPS)
+    return float(enhanced_alignment(tp, pred_fg, float(np.count_nonzero(gt)), n))
 
 
 def _adaptive_f(fg: np.ndarray, gt: np.ndarray) -> float:
@@ -390,3 +364,13 @@ def summarise(totals: dict[str, float | np.ndarray], count: int) -> dict[str, fl
         "max_f_dataset_pr": float(f.max()),
         "mean_f": float(f.mean()),
     }
+
+
+def load_pair(gt_path: str, pred_path: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(map, mask, whether the map is resized) as ``main.m`` reads them; :func:`image_stats`
+    resizes the map."""
+    try:
+        gt, pred = read_gray_matlab(gt_path), read_gray_matlab(pred_path)
+    except OSError as err:
+        raise DataError(str(err)) from None
+    return pred, gt, pred.shape != gt.shape

@@ -1,9 +1,22 @@
-"""The SOD metrics of one map on the CPU with NumPy and OpenCV, for scoring files fast.
+"""The functional kernels of every SOD metric (PySODMetrics' definitions), NumPy and OpenCV.
 
-Same conventions and results as the torchmetrics classes (and PySODMetrics): see
-:mod:`ras_lightning.metrics.prepare`. The scorer uses this module so that it starts without
-importing torch/torchmetrics (several seconds) or SciPy, and runs one image per call in worker
-processes; the tests check it against both the torch metrics and PySODMetrics.
+One kernel per metric family (:func:`mae`, :func:`s_measure`, :func:`weighted_f`,
+:func:`f_measure`, :func:`e_measure`), in the style of torchmetrics' functional API: it takes
+one 8-bit map and its mask (or an :class:`SODImage` prepared once from them, which every kernel
+shares) and returns that image's statistics, each a number or a 256-entry curve that is summed
+over images. :mod:`ras_lightning.metrics.registry` turns the means of those statistics into the
+metric values and lists every metric; the torchmetrics classes
+(:mod:`ras_lightning.metrics.classes`), ``score`` and ``eval`` all run these kernels. The module
+imports neither torch nor SciPy, so the folder scorer starts fast and forks its workers safely.
+
+Conventions (PySODMetrics', checked against it to 1e-6 in the tests):
+
+* The map is 8-bit; as a float it is ``map / 255`` (float64, as NumPy divides), min-max
+  normalised per image unless it is constant. The mask is foreground where it is > 128.
+* Threshold curves bin the normalised map into 0..255 by truncation (``uint8(p * 255)``) and
+  count a pixel as positive at threshold t when its bin is >= t; curves run over the
+  thresholds 255..0, as PySODMetrics orders them.
+* Adaptive measures binarise at min(2 * mean(map), 1).
 
 Where the time goes and why the results do not move (``score`` on a 481x321 map):
 
@@ -11,7 +24,7 @@ Where the time goes and why the results do not move (``score`` on a 481x321 map)
   (``cv2.LUT``), and the F/E curves, MAE, the adaptive threshold counts and the S-measure
   (means, variances and covariances of the map per mask class and per quadrant) are sums over
   256-bin histograms (``cv2.calcHist``) instead of passes over the pixels. Each per-pixel value
-  is computed with the same float64 operations as before; only the order of the additions
+  is computed with the same float64 operations as PySODMetrics; only the order of the additions
   changes (differences ~1e-16). A quadrant where the map is constant is scored by the pixel code,
   because there the S-measure's SSIM term branches on exact zeros.
 * Weighted F-measure (PySODMetrics uses SciPy's exact Euclidean feature transform, ~7 ms
@@ -31,8 +44,15 @@ Where the time goes and why the results do not move (``score`` on a 481x321 map)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property, wraps
+
 import cv2
 import numpy as np
+
+from ras_lightning.data.discovery import DataError
+
+Stats = dict[str, "float | np.ndarray"]
 
 EPS = np.spacing(1)
 BETA2_F = 0.3
@@ -40,7 +60,7 @@ _LEVELS = np.arange(256) / 255.0  # an 8-bit map / 255, level by level, as NumPy
 _LOG_HALF_5 = np.log(0.5) / 5
 
 
-def _gauss_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
+def gauss_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
     """MATLAB's fspecial('gaussian', size, sigma)."""
     r = (size - 1) / 2
     y, x = np.ogrid[-r : r + 1, -r : r + 1]
@@ -56,7 +76,7 @@ def _gauss_1d(size: int = 7, sigma: float = 5.0) -> np.ndarray:
     return h / h.sum()
 
 
-_KERNEL = _gauss_kernel()
+_KERNEL = gauss_kernel()
 _KERNEL_1D = _gauss_1d()
 # fspecial zeroes nothing at size 7, sigma 5 (the corner is exp(-18/50) of the centre), so its
 # kernel is the outer product of the 1-D one up to rounding
@@ -135,9 +155,9 @@ def _weighted_f_scipy(p: np.ndarray, g: np.ndarray, beta2: float) -> float:
 
 
 def _weighted_f(
-    src: np.ndarray, table: np.ndarray | None, gu: np.ndarray, nz: np.ndarray, beta2: float
+    src: np.ndarray, table: np.ndarray, gu: np.ndarray, nz: np.ndarray, beta2: float
 ) -> float:
-    """Weighted F of the map ``src`` (float64, or uint8 levels of ``table``).
+    """Weighted F of the uint8 map ``src`` whose level ``k`` is the value ``table[k]``.
 
     ``gu``: the 0/1 uint8 mask; ``nz``: 0/1 uint8, where the map is nonzero.
     """
@@ -147,7 +167,7 @@ def _weighted_f(
     h, w = gu.shape
 
     def values(index):  # the map at an index of ``src``
-        return src[index] if table is None else table[src[index]]
+        return table[src[index]]
 
     # A: the object's bounding box and the band of 3 pixels around it that the Gaussian reads
     x, y, bw, bh = cv2.boundingRect(gu)
@@ -155,10 +175,7 @@ def _weighted_f(
     ax1, ay1 = min(x + bw + _RADIUS, w), min(y + bh + _RADIUS, h)
     g_a = gu[ay0:ay1, ax0:ax1]
     # pixel dependency: E at the object; a background pixel takes E of its nearest object pixel
-    if table is None:
-        et = np.abs(src[ay0:ay1, ax0:ax1] - 1.0)
-    else:
-        et = cv2.LUT(src[ay0:ay1, ax0:ax1], np.abs(table - 1.0))
+    et = cv2.LUT(src[ay0:ay1, ax0:ax1], np.abs(table - 1.0))
     et *= g_a
     fpw = 0.0
     if n_fg < gu.size:
@@ -190,7 +207,7 @@ def _weighted_f(
         sel = np.flatnonzero(nz[by0:by1, bx0:bx1] > g_b)
         d = np.sqrt(np.rint(np.square(dist.ravel()[sel], dtype=np.float64)))
         e = np.ascontiguousarray(src[by0:by1, bx0:bx1]).ravel()[sel]
-        e = np.abs(e if table is None else table[e])
+        e = np.abs(table[e])
         fpw = float((e * (2 - np.exp(_LOG_HALF_5 * d))).sum())
     # fspecial + imfilter: a zero-padded 7x7 Gaussian; A holds every pixel it reads at the
     # object, and A's edges are the image's or background pixels with no error in ``et``
@@ -207,19 +224,17 @@ def _weighted_f(
     return float((1 + beta2) * recall * precision / (recall + beta2 * precision + EPS))
 
 
-def weighted_f(p: np.ndarray, g: np.ndarray, beta2: float = 1.0) -> float:
-    """Weighted F-measure of one normalised float64 map against a boolean mask."""
-    p = np.ascontiguousarray(p, dtype=np.float64)
-    gu = np.ascontiguousarray(g, dtype=bool).view(np.uint8)
-    return _weighted_f(p, None, gu, (p != 0).view(np.uint8), beta2)
-
-
 def _f(precision: np.ndarray, recall: np.ndarray, beta2: float = BETA2_F) -> np.ndarray:
     num = (1 + beta2) * precision * recall
     return num / np.where(num == 0, 1.0, beta2 * precision + recall)
 
 
-def _enhanced(fg_fg, pred_fg, gt_fg: float, size: float):
+def enhanced_alignment(fg_fg, pred_fg, gt_fg: float, size: float):  # noqa: ANN001, ANN201
+    """E-measure of a binarised map from pixel counts: ``fg_fg`` predicted-and-true foreground,
+    ``pred_fg`` predicted foreground (numbers or curves), ``gt_fg`` true foreground, ``size``
+    pixels. The enhanced-alignment matrix takes four values (one per prediction/mask pair), so
+    its sum is a count-weighted sum of four terms; divided by ``size - 1 + eps``, as the
+    authors' MATLAB code and PySODMetrics divide."""
     fg_bg = pred_fg - fg_fg
     pred_bg = size - pred_fg
     if gt_fg == 0:
@@ -241,14 +256,9 @@ def _enhanced(fg_fg, pred_fg, gt_fg: float, size: float):
     return total / (size - 1 + EPS)
 
 
-def _s_object(x: np.ndarray) -> float:
-    mean = x.mean()
-    std = x.std(ddof=1) if x.size > 1 else 0.0
-    return 2 * mean / (mean**2 + 1 + std + EPS)
-
-
 def _s_object_hist(values: np.ndarray, count: np.ndarray) -> float:
-    """:func:`_s_object` of a map given as 256 levels and their pixel counts."""
+    """The S-measure's object term ``2 mean / (mean^2 + 1 + std + eps)`` (std with N - 1) of
+    the pixels of one mask class, given as 256 map levels and their pixel counts."""
     n = count.sum()
     mean = (count * values).sum() / n
     dev = values - mean
@@ -267,10 +277,12 @@ def _ssim(p: np.ndarray, g: np.ndarray) -> float:
         (dy * dy).sum() / (n - 1 + EPS),
         (dx * dy).sum() / (n - 1 + EPS),
     )
-    return _ssim_end(x, y, sx, sy, sxy)
+    return ssim_from_moments(x, y, sx, sy, sxy)
 
 
-def _ssim_end(x: float, y: float, sx: float, sy: float, sxy: float) -> float:
+def ssim_from_moments(x: float, y: float, sx: float, sy: float, sxy: float) -> float:
+    """The S-measure's region SSIM from the means ``x`` (map), ``y`` (mask), the variances and
+    the covariance; 1 where both are flat and agree, as the authors' MATLAB code."""
     alpha = 4 * x * y * sxy
     beta = (x**2 + y**2) * (sx + sy)
     if alpha != 0:
@@ -299,7 +311,7 @@ def _ssim_hist(levels: np.ndarray, bg: np.ndarray, fg: np.ndarray, p_region) -> 
     sx = (all_ * dx * dx).sum() / d
     sy = (nf * (1 - y) ** 2 + (n - nf) * y**2) / d
     sxy = ((fg * (1 - y) - bg * y) * dx).sum() / d
-    return _ssim_end(x, y, sx, sy, sxy)
+    return ssim_from_moments(x, y, sx, sy, sxy)
 
 
 def _hist2(pred: np.ndarray, gu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,103 +322,201 @@ def _hist2(pred: np.ndarray, gu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h[:, 0], h[:, 1]
 
 
-def image_stats(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Per-image quantities whose means over images give every metric.
+# ------------------------------------------------------------------------------- the input
+class SODImage:
+    """One 8-bit map and its mask, prepared once for every kernel.
 
-    ``pred`` and ``gt`` are uint8 (H, W) arrays of equal size.
+    ``pred``: uint8 (H, W); ``gt``: uint8 (foreground > 128) or bool, the same size. Holds the
+    normalised map as 256 levels and the level histograms of background and mask pixels (per
+    quadrant around the mask's centroid when the mask has both classes); the threshold counts
+    and the adaptive binarisation are computed on first use.
     """
-    pred = np.ascontiguousarray(pred)
-    g = gt > 128
-    gu = g.view(np.uint8)
-    h, w = g.shape
-    size = float(g.size)
-    gt_fg = float(cv2.countNonZero(gu))
-    lo, hi = int(pred.min()), int(pred.max())
-    levels = _LEVELS  # the normalised map, level by level (the same float64 operations)
-    if hi != lo:
-        levels = (_LEVELS - _LEVELS[lo]) / (_LEVELS[hi] - _LEVELS[lo])
 
-    # level histograms of background and mask pixels, per quadrant around the mask's centroid
-    # (the S-measure's regions)
-    if 0 < gt_fg < size:
-        rows = cv2.reduce(gu, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
-        cols = cv2.reduce(gu, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
-        cy = int(np.round((np.arange(h) * rows).sum() / gt_fg)) + 1
-        cx = int(np.round((np.arange(w) * cols).sum() / gt_fg)) + 1
-        quads = [
-            np.s_[:cy, :cx],
-            np.s_[:cy, cx:],
-            np.s_[cy:, :cx],
-            np.s_[cy:, cx:],
-        ]
-        q_hists = [_hist2(pred[q], gu[q]) for q in quads]
-        bg_h = sum(qh[0] for qh in q_hists)
-        fg_h = sum(qh[1] for qh in q_hists)
-    else:
-        bg_h, fg_h = _hist2(pred, gu)
-    all_h = bg_h + fg_h
+    def __init__(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        pred, gt = np.asarray(pred), np.asarray(gt)
+        if pred.dtype != np.uint8 or pred.ndim != 2:
+            raise ValueError(f"an 8-bit (H, W) map expected, got {pred.dtype} {pred.shape}")
+        if pred.shape != gt.shape:
+            raise ValueError(f"map {pred.shape} and mask {gt.shape} differ in size")
+        self.pred = pred = np.ascontiguousarray(pred)
+        self.g = g = np.ascontiguousarray(gt if gt.dtype == np.bool_ else gt > 128)
+        self.gu = gu = g.view(np.uint8)
+        self.h, self.w = h, w = g.shape
+        self.size = float(g.size)
+        self.gt_fg = gt_fg = float(cv2.countNonZero(gu))
+        lo, hi = int(pred.min()), int(pred.max())
+        # the normalised map, level by level (the same float64 operations as on every pixel)
+        self.levels = _LEVELS
+        if hi != lo:
+            self.levels = (_LEVELS - _LEVELS[lo]) / (_LEVELS[hi] - _LEVELS[lo])
+        # level histograms of background and mask pixels, per quadrant around the mask's
+        # centroid (the S-measure's regions; one plus the rounded centroid, as the MATLAB code)
+        self.quads: list[tuple[slice, slice]] | None = None
+        if 0 < gt_fg < self.size:
+            rows = cv2.reduce(gu, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+            cols = cv2.reduce(gu, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+            self.cy = cy = int(np.round((np.arange(h) * rows).sum() / gt_fg)) + 1
+            self.cx = cx = int(np.round((np.arange(w) * cols).sum() / gt_fg)) + 1
+            self.quads = [np.s_[:cy, :cx], np.s_[:cy, cx:], np.s_[cy:, :cx], np.s_[cy:, cx:]]
+            self.q_hists = [_hist2(pred[q], gu[q]) for q in self.quads]
+            self.bg_h = sum(qh[0] for qh in self.q_hists)
+            self.fg_h = sum(qh[1] for qh in self.q_hists)
+        else:
+            self.bg_h, self.fg_h = _hist2(pred, gu)
+        self.all_h = self.bg_h + self.fg_h
 
-    # F/E curves: bins uint8(p * 255), thresholds 255..0
-    bins = (levels * 255).astype(np.uint8)
-    tp = np.cumsum(np.bincount(bins, fg_h, 256)[::-1])
-    pp = tp + np.cumsum(np.bincount(bins, bg_h, 256)[::-1])
-    precision = tp / np.where(pp == 0, 1, pp)
-    recall = tp / max(gt_fg, 1)
-    mean_p = (all_h * levels).sum() / size
-    if np.any(np.abs(levels[all_h > 0] - 2 * mean_p) < 1e-12):
-        # a level at the adaptive threshold: the mean exactly as NumPy takes it
-        mean_p = cv2.LUT(pred, levels).mean()
-    above = levels >= min(2 * mean_p, 1)
-    a_tp, a_pp = float(fg_h[above].sum()), float(all_h[above].sum())
-    adaptive_f = (
-        0.0
-        if a_tp == 0
-        else float(_f(np.float64(a_tp / max(a_pp, 1)), np.float64(a_tp / max(gt_fg, 1))))
-    )
-    mae = ((bg_h * levels).sum() + (fg_h * np.abs(levels - 1.0)).sum()) / size
+    @cached_property
+    def counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(true positives, predicted positives) at the thresholds 255..0."""
+        bins = (self.levels * 255).astype(np.uint8)  # uint8(p * 255): truncation
+        tp = np.cumsum(np.bincount(bins, self.fg_h, 256)[::-1])
+        pp = tp + np.cumsum(np.bincount(bins, self.bg_h, 256)[::-1])
+        return tp, pp
 
-    # S-measure
-    y = gt_fg / size
+    @cached_property
+    def mean(self) -> float:
+        """The mean of the normalised map."""
+        mean_p = (self.all_h * self.levels).sum() / self.size
+        if np.any(np.abs(self.levels[self.all_h > 0] - 2 * mean_p) < 1e-12):
+            # a level at the adaptive threshold: the mean exactly as NumPy takes it
+            mean_p = cv2.LUT(self.pred, self.levels).mean()
+        return float(mean_p)
+
+    @cached_property
+    def adaptive(self) -> tuple[float, float]:
+        """(true positives, predicted positives) at the threshold min(2 * mean, 1)."""
+        above = self.levels >= min(2 * self.mean, 1)
+        return float(self.fg_h[above].sum()), float(self.all_h[above].sum())
+
+    @cached_property
+    def nonzero(self) -> np.ndarray:
+        """0/1 uint8: where the normalised map is nonzero."""
+        return cv2.LUT(self.pred, (self.levels != 0).astype(np.uint8))
+
+
+Kernel = Callable[[SODImage], Stats]
+
+
+def kernel(fn: Callable[..., Stats]) -> Callable[..., Stats]:
+    """Let a kernel of an :class:`SODImage` also take ``(pred, gt)`` arrays."""
+
+    @wraps(fn)
+    def wrapper(img: SODImage | np.ndarray, gt: np.ndarray | None = None, **kw: object) -> Stats:
+        return fn(img if gt is None else SODImage(img, gt), **kw)  # type: ignore[arg-type]
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------- the kernels
+@kernel
+def mae(img: SODImage) -> Stats:
+    """Mean absolute error between the normalised map and the mask."""
+    lv = img.levels
+    return {"mae": float(((img.bg_h * lv).sum() + (img.fg_h * np.abs(lv - 1.0)).sum()) / img.size)}
+
+
+@kernel
+def s_measure(img: SODImage, alpha: float = 0.5) -> Stats:
+    """Structure measure (Fan et al., ICCV 2017): object- and region-aware similarity."""
+    y = img.gt_fg / img.size
     if y == 0:
-        s_measure = 1 - mean_p
-    elif y == 1:
-        s_measure = mean_p
-    else:
-        obj = y * _s_object_hist(levels, fg_h) + (1 - y) * _s_object_hist(1 - levels, bg_h)
-        area = h * w
-        w_lt, w_rt, w_lb = cx * cy / area, cy * (w - cx) / area, (h - cy) * cx / area
-        weights = (w_lt, w_rt, w_lb, 1 - w_lt - w_rt - w_lb)
-        region = 0.0
-        for q, (bq, fq), wq in zip(quads, q_hists, weights, strict=True):
-            region = region + _ssim_hist(levels, bq, fq, lambda q=q: (levels[pred[q]], g[q])) * wq
-        s_measure = max(0.0, 0.5 * obj + 0.5 * region)
+        return {"s_measure": 1 - img.mean}
+    if y == 1:
+        return {"s_measure": img.mean}
+    lv, pred, g = img.levels, img.pred, img.g
+    obj = y * _s_object_hist(lv, img.fg_h) + (1 - y) * _s_object_hist(1 - lv, img.bg_h)
+    cx, cy, w, h = img.cx, img.cy, img.w, img.h
+    area = h * w
+    w_lt, w_rt, w_lb = cx * cy / area, cy * (w - cx) / area, (h - cy) * cx / area
+    weights = (w_lt, w_rt, w_lb, 1 - w_lt - w_rt - w_lb)
+    region = 0.0
+    for q, (bq, fq), wq in zip(img.quads, img.q_hists, weights, strict=True):  # type: ignore[arg-type]
+        region = region + _ssim_hist(lv, bq, fq, lambda q=q: (lv[pred[q]], g[q])) * wq
+    return {"s_measure": float(max(0.0, alpha * obj + (1 - alpha) * region))}
 
-    nz = cv2.LUT(pred, (levels != 0).astype(np.uint8))
+
+@kernel
+def weighted_f(img: SODImage, beta2: float = 1.0) -> Stats:
+    """Weighted F-measure (Margolin et al., CVPR 2014), beta^2 = 1."""
+    return {"weighted_f": _weighted_f(img.pred, img.levels, img.gu, img.nonzero, beta2)}
+
+
+@kernel
+def f_measure(img: SODImage, beta2: float = BETA2_F) -> Stats:
+    """Precision, recall and F (beta^2 = 0.3) curves over the thresholds 255..0, and F at the
+    adaptive threshold (0 when no pixel is a true positive)."""
+    tp, pp = img.counts
+    precision = tp / np.where(pp == 0, 1, pp)
+    recall = tp / max(img.gt_fg, 1)
+    a_tp, a_pp = img.adaptive
+    adaptive = 0.0
+    if a_tp:
+        pre, rec = np.float64(a_tp / max(a_pp, 1)), np.float64(a_tp / max(img.gt_fg, 1))
+        adaptive = float(_f(pre, rec, beta2))
     return {
-        "mae": float(mae),
-        "s_measure": float(s_measure),
-        "weighted_f": _weighted_f(pred, levels, gu, nz, 1.0),
-        "f_curve": _f(precision, recall),
+        "f_curve": _f(precision, recall, beta2),
         "precision": precision,
         "recall": recall,
-        "adaptive_f": adaptive_f,
-        "e_curve": _enhanced(tp, pp, gt_fg, size),
-        "adaptive_e": float(_enhanced(a_tp, a_pp, gt_fg, size)),
+        "adaptive_f": adaptive,
     }
 
 
-def summarise(totals: dict[str, np.ndarray | float], count: int) -> dict[str, float]:
-    """The ten metrics from per-image sums of :func:`image_stats` over ``count`` images."""
-    mean = {k: np.asarray(v, dtype=np.float64) / max(count, 1) for k, v in totals.items()}
+@kernel
+def e_measure(img: SODImage) -> Stats:
+    """Enhanced-alignment measure (Fan et al., IJCAI 2018) over the thresholds 255..0, and at
+    the adaptive threshold."""
+    tp, pp = img.counts
+    a_tp, a_pp = img.adaptive
     return {
-        "mae": float(mean["mae"]),
-        "s_measure": float(mean["s_measure"]),
-        "weighted_f": float(mean["weighted_f"]),
+        "e_curve": enhanced_alignment(tp, pp, img.gt_fg, img.size),
+        "adaptive_e": float(enhanced_alignment(a_tp, a_pp, img.gt_fg, img.size)),
+    }
+
+
+# -------------------------------------------------------- from means over images to values
+def f_measure_values(mean: dict[str, np.ndarray]) -> dict[str, float]:
+    """max / mean of the mean F curve, adaptive F, and the max F of the mean PR curve (the
+    classic MATLAB toolbox's max F)."""
+    return {
         "max_f": float(mean["f_curve"].max()),
         "mean_f": float(mean["f_curve"].mean()),
         "adaptive_f": float(mean["adaptive_f"]),
+        "max_f_dataset_pr": float(_f(mean["precision"], mean["recall"]).max()),
+    }
+
+
+def e_measure_values(mean: dict[str, np.ndarray]) -> dict[str, float]:
+    """max / mean of the mean E curve, adaptive E."""
+    return {
         "max_e": float(mean["e_curve"].max()),
         "mean_e": float(mean["e_curve"].mean()),
         "adaptive_e": float(mean["adaptive_e"]),
-        "max_f_dataset_pr": float(_f(mean["precision"], mean["recall"]).max()),
     }
+
+
+# ---------------------------------------------------------------------------- reading files
+def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
+    """An 8-bit grayscale array (colour converted, alpha dropped, 16-bit scaled).
+
+    A mask stored as 0/1 labels is scaled to 0/255 (otherwise it would read as empty).
+    """
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise DataError(f"cannot read {path}")
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr[..., :3], cv2.COLOR_BGR2GRAY)
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float64) / 257).round().astype(np.uint8)
+    if is_mask and arr.max() == 1:
+        arr = arr * np.uint8(255)
+    return arr
+
+
+def load_pair(gt_path: str, pred_path: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(map, mask, whether the map was resized): a map of another size is resized to its
+    mask's (bilinear, as PySODEvalToolkit)."""
+    gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
+    resized = pred.shape != gt.shape
+    if resized:
+        pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return pred, gt, resized

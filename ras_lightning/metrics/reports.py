@@ -6,27 +6,15 @@ import csv
 import json
 from pathlib import Path
 
-from ras_lightning.metrics import METRIC_NAMES
+from ras_lightning.metrics.registry import TITLES, metric_names
 
-# Column titles of the tables, in METRIC_NAMES order.
-TITLES = {
-    "mae": "MAE",
-    "s_measure": "S-measure",
-    "weighted_f": "wF",
-    "max_f": "maxF",
-    "mean_f": "meanF",
-    "adaptive_f": "adpF",
-    "max_e": "maxE",
-    "mean_e": "meanE",
-    "adaptive_e": "adpE",
-    "max_f_dataset_pr": "maxF (dataset PR)",
-}
+__all__ = ["TITLES", "plot_curves", "write_json", "write_tables"]
 
 
 def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
     """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [k for k in METRIC_NAMES if any(k in r for r in rows)]  # a convention may lack some
+    names = [k for k in metric_names() if any(k in r for r in rows)]  # a convention may lack some
     keys = ["dataset", "method", "count", *names]
     with open(out_dir / f"{name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
@@ -43,6 +31,7 @@ def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None
 
 
 def write_json(data: dict, path: Path) -> None:
+    """``data`` as indented JSON at ``path`` (its folder created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 

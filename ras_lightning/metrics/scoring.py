@@ -1,15 +1,17 @@
 """Scoring folders of saliency maps against folders of masks (what ``score`` and ``eval`` use).
 
 Maps are paired with masks by file stem whatever the extension (maps are often saved as
-.jpg). Two conventions (``convention=``):
+.jpg). The conventions (``convention=``) are those of :mod:`ras_lightning.metrics.registry`:
 
-* ``pysodmetrics``: PySODMetrics' definitions (:mod:`ras_lightning.metrics.functional`);
-  a map whose size differs from its mask is resized to it (bilinear, as PySODEvalToolkit).
+* ``pysodmetrics``: every registered metric, PySODMetrics' definitions
+  (:mod:`ras_lightning.metrics.functional`); a map whose size differs from its mask is resized
+  to it (bilinear, as PySODEvalToolkit).
 * ``f3net``: the MATLAB evaluation in F3Net's repository that the RAS, CPD and F3Net tables
   come from (:mod:`ras_lightning.metrics.f3net`; its own reading and ``imresize``).
 
-Images are scored in parallel worker processes with NumPy kernels (no torch import); each
-worker returns per-image sums, which are added up (every metric is a mean over images).
+Images are scored in parallel forked worker processes with the NumPy kernels (no torch
+import); each worker returns per-image sums, which are added up (every metric is computed from
+means over images).
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
 from tqdm import tqdm
 
-# f3net is imported here, before the pool forks: importing SciPy inside a worker forked from a
-# process that runs torch threads deadlocks (seen in the tests)
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
-from ras_lightning.metrics import f3net
-from ras_lightning.metrics.functional import image_stats, summarise
+from ras_lightning.metrics.functional import read_gray  # noqa: F401  (part of this API)
+
+# the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
+# importing SciPy inside a worker forked from a process that runs torch threads deadlocks
+# (seen in the tests)
+from ras_lightning.metrics.registry import CONVENTIONS, Convention
 
 
 @dataclass
@@ -69,54 +71,22 @@ def pair_maps(
     return pairs, lonely
 
 
-def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
-    """An 8-bit grayscale array (colour converted, alpha dropped, 16-bit scaled).
-
-    A mask stored as 0/1 labels is scaled to 0/255 (otherwise it would read as empty).
-    """
-    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise DataError(f"cannot read {path}")
-    if arr.ndim == 3:
-        arr = cv2.cvtColor(arr[..., :3], cv2.COLOR_BGR2GRAY)
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float64) / 257).round().astype(np.uint8)
-    if is_mask and arr.max() == 1:
-        arr = arr * np.uint8(255)
-    return arr
-
-
-CONVENTIONS = ("pysodmetrics", "f3net")
-
-
-def check_convention(convention: str) -> str:
+def check_convention(convention: str) -> Convention:
+    """The registered convention named ``convention`` (a one-line error otherwise)."""
     if convention not in CONVENTIONS:
         raise DataError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    return convention
-
-
-def _stats(gt_path: str, pred_path: str, convention: str) -> tuple[dict, bool]:
-    """(per-image sums, whether the map was resized) of one pair."""
-    if convention == "f3net":
-        try:
-            gt, pred = f3net.read_gray_matlab(gt_path), f3net.read_gray_matlab(pred_path)
-        except OSError as err:
-            raise DataError(str(err)) from None
-        return f3net.image_stats(pred, gt), pred.shape != gt.shape
-    gt, pred = read_gray(gt_path, is_mask=True), read_gray(pred_path)
-    resized = pred.shape != gt.shape
-    if resized:
-        pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return image_stats(pred, gt), resized
+    return CONVENTIONS[convention]
 
 
 def _score_chunk(
     pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics"
 ) -> tuple[dict, int, int]:
+    conv = CONVENTIONS[convention]
     totals: dict = {}
     resized = 0
     for gt_path, pred_path in pairs:
-        stats, was_resized = _stats(gt_path, pred_path, convention)
+        pred, gt, was_resized = conv.load(gt_path, pred_path)
+        stats = conv.image_stats(pred, gt)
         resized += was_resized
         for k, v in stats.items():
             totals[k] = totals[k] + v if k in totals else v
@@ -145,7 +115,7 @@ def score_folder(
     convention: str = "pysodmetrics",
 ) -> FolderScore:
     """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``."""
-    check_convention(convention)
+    conv = check_convention(convention)  # before any file is read
     pairs, lonely = pair_maps(gt_dir, pred_dir, missing)
     workers = workers or default_workers()
     # chunks of at most 8 maps, so that the workers finish at about the same time
@@ -170,22 +140,7 @@ def score_folder(
         if pool:
             pool.shutdown()
         bar.close()
-    if convention == "f3net":
-        values = f3net.summarise(totals, count)
-        precision, recall = totals["precision"] / count, totals["recall"] / count
-        curves = {
-            "precision": precision.tolist(),
-            "recall": recall.tolist(),
-            "f": f3net.f_curve(precision, recall).tolist(),
-        }
-    else:
-        values = summarise(totals, count)
-        curves = {
-            "precision": (totals["precision"] / count).tolist(),
-            "recall": (totals["recall"] / count).tolist(),
-            "f": (totals["f_curve"] / count).tolist(),
-            "e": (totals["e_curve"] / count).tolist(),
-        }
+    values, curves = conv.summarise(totals, count), conv.curves(totals, count)
     return FolderScore(values, curves, count, resized, lonely)
 
 

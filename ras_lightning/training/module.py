@@ -13,7 +13,6 @@ from torch import nn
 
 from ras_lightning.inference.protocol import MINMAX_EPS
 from ras_lightning.metrics import SODMetrics
-from ras_lightning.metrics.prepare import work_dtype
 from ras_lightning.models import RAS
 from ras_lightning.training.losses import deep_supervision_loss
 
@@ -147,8 +146,8 @@ class RASModule(L.LightningModule):
             logits = self(batch["image"].float())[0]
         for i, mask in enumerate(batch["mask"]):
             saliency = authors_map(logits[i : i + 1], tuple(mask.shape[-2:]))
-            # k / 255 in float64, exactly as the file scorer divides the 8-bit map it reads
-            metrics.update(saliency.to(work_dtype(saliency.device))[None] / 255, mask)
+            # the 8-bit map, scored by the kernels the file scorer runs on the saved map
+            metrics.update(saliency.to(torch.uint8)[None], mask)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, self.val_metrics[self.val_names[dataloader_idx]])
