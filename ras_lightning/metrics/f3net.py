@@ -62,8 +62,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ras_lightning.data.discovery import DataError
 from ras_lightning.metrics.functional import enhanced_alignment, gauss_kernel, ssim_from_moments
+from ras_lightning.utils.errors import DataError
 
 EPS = np.spacing(1)  # MATLAB's eps
 BINS = 256

@@ -50,7 +50,7 @@ from functools import cached_property, wraps
 import cv2
 import numpy as np
 
-from ras_lightning.data.discovery import DataError
+from ras_lightning.utils.errors import DataError
 
 Stats = dict[str, "float | np.ndarray"]
 
