@@ -198,6 +198,32 @@ def test_predict_real_photos_at_original_size(official_v2: Path, tmp_path: Path)
         assert Image.open(out / f"{name}.png").size == Image.open(src / f"{name}.jpg").size
 
 
+def test_saliency_predictor_in_python_matches_the_cli(official_v2: Path, tmp_path: Path) -> None:
+    from ras_lightning import SaliencyPredictor
+
+    src = mixed_photos(tmp_path)
+    out = tmp_path / "out"
+    res = run_cli(
+        "predict", f"weights={official_v2}", f"input={src}", f"output={out}", "backend=torch"
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    model = SaliencyPredictor(official_v2, backend="torch", device="cpu")
+    assert model.version == "v2"
+    for name in ("a.jpg", "gray.png"):
+        cli = np.asarray(Image.open(out / Path(name).with_suffix(".png")))
+        with Image.open(src / name) as im:
+            maps = [model.predict(src / name), model.predict(im), model.predict(np.asarray(im))]
+        assert maps[0].dtype == np.uint8 and maps[0].shape == cli.shape and cli.std() > 0
+        for m in maps:
+            assert np.array_equal(m, cli), name
+    both = model.predict_many([src / "a.jpg", src / "gray.png"])
+    assert [m.shape for m in both] == [(50, 70), (40, 30)]
+    with pytest.raises(UserError, match="broken.jpg"):
+        model.predict(src / "broken.jpg")
+    with pytest.raises(TypeError, match="unknown settings"):
+        SaliencyPredictor(official_v2, backnd="torch")
+
+
 def test_benchmark_names_the_device(trained_ckpt: Path) -> None:
     from ras_lightning.utils.devices import cpu_name
     from ras_lightning.utils.timing import model_size_mb

@@ -1,1 +1,4 @@
-"""inference"""
+"""Inference: the authors' test protocol around the network (:mod:`.protocol`), the batching
+predictor base (:mod:`.predictor`), the PyTorch and ONNX Runtime backends
+(:mod:`.torch_predictor`, :mod:`.onnx_predictor` with its cache :mod:`.onnx_cache`), the choice
+between them (:mod:`.backends`) and the Python API (:mod:`.saliency_predictor`)."""

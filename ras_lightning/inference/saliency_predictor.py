@@ -1,0 +1,73 @@
+"""``SaliencyPredictor``: saliency maps from Python, as ``predict`` makes them.
+
+``SaliencyPredictor("RAS.v2.pth").predict("photo.jpg")`` is the 8-bit map at the photo's size.
+Settings are those of ``predict`` and ``eval`` (``conf/inference/default.yaml``, same names and
+defaults): ``backend``, ``device``, ``batch_size``, ``threads``, ``fold_bn``, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+from PIL import Image
+
+from ras_lightning.inference.backends import make_predictor
+from ras_lightning.inference.protocol import read_photo
+from ras_lightning.utils.errors import UserError
+
+Photo = str | Path | Image.Image | np.ndarray
+
+
+def inference_defaults() -> dict[str, Any]:
+    """The shared inference settings and their defaults (``weights`` has none)."""
+    node = resources.files("ras_lightning.conf") / "inference" / "default.yaml"
+    cfg = OmegaConf.create(node.read_text())
+    return {k: v for k, v in OmegaConf.to_container(cfg).items() if k != "weights"}
+
+
+class SaliencyPredictor:
+    """The RAS network of a weights file (our ``.ckpt``, the authors' ``RAS.v1/v2.pth`` or an
+    exported ``.onnx``) on the backend ``predict`` would pick, for photos given as a path, a
+    PIL image or an RGB (or gray) uint8 array."""
+
+    def __init__(self, weights: str | Path, **settings: Any) -> None:
+        defaults = inference_defaults()
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise TypeError(f"unknown settings {unknown}; known: {sorted(defaults)}")
+        cfg = OmegaConf.create({**defaults, **settings, "weights": str(weights)})
+        self.engine = make_predictor(cfg)
+
+    @property
+    def version(self) -> str:
+        """RAS ``v1`` or ``v2``."""
+        return self.engine.version
+
+    def _rgb(self, photo: Photo) -> np.ndarray:
+        if isinstance(photo, str | Path):
+            rgb = read_photo(str(photo), self.engine.recipe)  # as the authors' test scripts
+            if rgb is None:
+                raise UserError(f"cannot read image {photo}")
+            return rgb
+        if isinstance(photo, Image.Image):
+            return np.asarray(photo.convert("RGB"))
+        arr = np.asarray(photo)
+        if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+            raise UserError(f"a photo array must be uint8 (H, W) or (H, W, 3), got {arr.dtype}")
+        if arr.ndim == 2:
+            return np.repeat(arr[..., None], 3, axis=2)
+        return np.ascontiguousarray(arr[..., :3])  # RGBA: the colour channels
+
+    def predict(self, photo: Photo) -> np.ndarray:
+        """The uint8 (H, W) saliency map of one photo, at the photo's size."""
+        return self.engine.predict([self._rgb(photo)])[0]
+
+    def predict_many(self, photos: Iterable[Photo]) -> list[np.ndarray]:
+        """One map per photo, in order, batched as the backend's ``batch_size``."""
+        items = ((i, self._rgb(p)) for i, p in enumerate(photos))
+        return [m for _, m in self.engine.iter_predict(items)]
