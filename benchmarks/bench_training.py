@@ -128,14 +128,14 @@ def _fit(
     import lightning as L
     from hydra.utils import instantiate
 
-    from ras_lightning.train import build_module
+    from ras_lightning.train import instantiate_model
 
     class Stamp(L.Callback):
         def on_train_batch_end(self, *args: Any) -> None:
             stamps.append(time.perf_counter())
             cpu.append(time.process_time())
 
-    module = build_module(cfg)
+    module = instantiate_model(cfg)
     trainer = instantiate(
         cfg.trainer,
         default_root_dir=tmp,

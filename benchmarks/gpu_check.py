@@ -503,7 +503,7 @@ def stage_train(ctx: Ctx, version: str, precision: str) -> None:
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader, Dataset
 
-    from ras_lightning.train import build_module
+    from ras_lightning.train import instantiate_model
     from ras_lightning.utils.timing import peak_rss_mb
 
     s = ctx.sz
@@ -516,7 +516,7 @@ def stage_train(ctx: Ctx, version: str, precision: str) -> None:
     total = warmup + steps
     cfg = _compose(version, "gpu" if ctx.cuda else "cpu")
     _seed_torch()
-    module = build_module(cfg)
+    module = instantiate_model(cfg)
 
     class Batches(Dataset):
         """A few pre-collated random batches, pinned, cycled: no disk, no collation."""

@@ -17,6 +17,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -38,23 +39,22 @@ def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def build_module(
-    cfg: DictConfig, datamodule: L.LightningDataModule | None = None
-) -> L.LightningModule:
-    """The RASModule from the model, optimizer and scheduler nodes."""
-    from ras_lightning.training.module import RASModule
-
-    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    model_kw = OmegaConf.to_container(cfg.model, resolve=True)
-    assert isinstance(model_kw, dict)
-    if datamodule is not None:  # saved with the weights, so inference preprocesses the same way
-        model_kw.setdefault("input_recipe", datamodule.recipe)
-        model_kw.setdefault("eval_size", datamodule.eval_size)
+def instantiate_model(cfg: DictConfig, **kwargs: Any) -> L.LightningModule:
+    """The LightningModule of ``cfg.model``, with its nested network, loss, optimizer and
+    scheduler nodes (``kwargs`` fill keys the node leaves out). A component's
+    :class:`UserError` (it names its setting) or a wrong argument in a node comes out as a
+    one-line :class:`UserError` instead of Hydra's wrapped traceback."""
+    kwargs = {k: v for k, v in kwargs.items() if k not in cfg.model}
     try:
-        return RASModule(**model_kw, optimizer=instantiate(cfg.optimizer), scheduler=scheduler)
-    except (RuntimeError, FileNotFoundError, ValueError) as err:
-        if "pretrained_backbone" in str(err) or "model." in str(err):
-            raise UserError(str(err)) from None
+        return instantiate(cfg.model, **kwargs)
+    except InstantiationException as err:
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, (UserError, TypeError)):
+            cause = cause.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if isinstance(cause, TypeError):  # e.g. an argument the target does not take
+            raise UserError(f"model: {cause}") from None
         raise
 
 
@@ -70,7 +70,8 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.setup("fit")
     if cfg.get("test"):
         datamodule.setup("test")
-    model = build_module(cfg, datamodule)
+    # saved with the weights, so inference preprocesses as the training did
+    model = instantiate_model(cfg, input_recipe=datamodule.recipe, eval_size=datamodule.eval_size)
 
     val_names = list(getattr(datamodule, "val_names", []))
     test_ckpt = str(cfg.get("test_ckpt", "last"))

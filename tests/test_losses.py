@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ras_lightning.training.losses import bce_iou_loss, deep_supervision_loss
+from ras_lightning.training.losses import bce_iou_loss, bce_loss, deep_supervision_loss
 
 
 def test_bce_iou_hand_computed() -> None:
@@ -44,3 +44,15 @@ def test_deep_supervision_sums_sides_and_divides_by_batch() -> None:
     # the v1 authors divide by the configured batch size (10), also for a smaller last batch
     by_config, _ = deep_supervision_loss(sides, target, divide_by=10)
     assert torch.allclose(by_config, total / 10)
+
+
+def test_plain_bce_side_loss_and_deep_supervision_with_it() -> None:
+    logits = torch.zeros(1, 1, 2, 2)
+    target = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert math.isclose(bce_loss(logits, target).item(), math.log(2), rel_tol=1e-6)
+    sides = [torch.randn(2, 1, 8, 8) for _ in range(4)]
+    mask = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    total, per_side = deep_supervision_loss(sides, mask, side_loss=bce_loss)
+    assert torch.allclose(total, sum(bce_loss(s, mask) for s in sides))
+    # BCE alone is below BCE + IoU (the IoU term is positive for imperfect maps)
+    assert total < deep_supervision_loss(sides, mask)[0]

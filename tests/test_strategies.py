@@ -42,24 +42,49 @@ def test_triangular_schedule_values() -> None:
     assert max(f(e) for e in range(32)) == pytest.approx(f(15)) and f(31) < f(16)
 
 
-def test_v2_optimizer_groups_freeze_stem_and_scale_backbone_lr() -> None:
-    from ras_lightning.training.module import RASModule
-
-    cfg = compose_config("strategy=v2", "model.pretrained_backbone=false")
-    module = RASModule(**cfg.model, optimizer=instantiate(cfg.optimizer))
+@pytest.mark.parametrize("backbone", ["resnet50", "resnet18"])
+def test_v2_optimizer_groups_freeze_stem_and_scale_backbone_lr(backbone: str) -> None:
+    cfg = compose_config(
+        "strategy=v2", f"model/backbone={backbone}", "model.pretrained_backbone=false"
+    )
+    module = instantiate(cfg.model)  # the module with its network, optimizer and scheduler
+    assert module.net.backbone_name == backbone
     out = module.configure_optimizers()
-    opt = out if isinstance(out, torch.optim.Optimizer) else out["optimizer"]
+    opt, sched = out["optimizer"], out["lr_scheduler"]["scheduler"]
+    # the scheduler has applied the triangular factor of epoch 0 to the base lrs
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-    assert lrs == {"backbone": pytest.approx(0.005), "head": pytest.approx(0.05)}
+    f0 = Triangular(32)(0)
+    assert lrs == {"backbone": pytest.approx(0.005 * f0), "head": pytest.approx(0.05 * f0)}
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["nesterov"] is True
     in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert id(module.net.backbone.conv1.weight) not in in_opt
-    assert id(module.net.backbone.bn1.weight) not in in_opt
-    assert not module.net.backbone.conv1.weight.requires_grad
+    stem = module.net.backbone.stem
+    assert stem == (module.net.backbone.conv1, module.net.backbone.bn1)
+    frozen = {id(p) for m in stem for p in m.parameters()}
+    assert len(frozen) == 3  # conv1.weight, bn1.weight, bn1.bias
+    assert not any(p.requires_grad for m in stem for p in m.parameters())
+    assert in_opt == {id(p) for p in module.net.parameters()} - frozen  # the rest trains
     assert id(module.net.backbone.layer1[0].conv1.weight) in in_opt
-    sched = instantiate(cfg.scheduler)(optimizer=opt)
-    assert opt.param_groups[1]["lr"] == pytest.approx(0.05 * Triangular(32)(0))
     sched.step()
     assert opt.param_groups[1]["lr"] == pytest.approx(0.05 * Triangular(32)(1))
+
+
+def test_frozen_stem_batchnorm_keeps_updating_its_statistics_as_the_authors() -> None:
+    """The v2 authors leave conv1/bn1 out of the optimizer but train the network in train
+    mode: bn1's weights stay put while its running statistics follow the data."""
+    cfg = compose_config(
+        "strategy=v2", "model/backbone=resnet18", "model.pretrained_backbone=false"
+    )
+    module = instantiate(cfg.model)
+    opt = module.configure_optimizers()["optimizer"]
+    bn1 = module.net.backbone.bn1
+    weight, mean = bn1.weight.detach().clone(), bn1.running_mean.clone()
+    module.train()
+    x = torch.randn(2, 3, 64, 64) + 1.0
+    loss = sum(s.mean() for s in module(x))
+    loss.backward()
+    opt.step()
+    assert bn1.training and torch.equal(bn1.weight, weight)
+    assert not torch.equal(bn1.running_mean, mean)
 
 
 def test_v1_step_schedule() -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import compose_config, run_cli, tiny_train_args
 
@@ -84,3 +85,64 @@ def test_cfg_job_prints_resolved_config() -> None:
     res = run_cli("train", "--cfg", "job", "model=ras_v1")
     assert res.returncode == 0, res.stderr
     assert "version: v1" in res.stdout and "train_set: DEMO-TR" in res.stdout
+
+
+def test_composed_model_node_instantiates_backbone_and_loss() -> None:
+    from hydra.utils import instantiate
+
+    from ras_lightning.training.losses import bce_loss
+    from ras_lightning.training.module import RASModule
+
+    cfg = compose_config("model/backbone=resnet18", "model/loss=bce", "optimizer.lr=0.02")
+    assert cfg.model.net.backbone.name == "resnet18" and cfg.model.version == "v2"
+    module = instantiate(cfg.model)
+    assert isinstance(module, RASModule)
+    assert module.net.backbone_name == "resnet18" and module.net.version == "v2"
+    assert module.net.ra2.convert.in_channels == 64  # resnet18's stride-4 width, read from it
+    assert module.loss.func is bce_loss
+    opt = module.configure_optimizers()["optimizer"]  # the top-level optimizer node, wired in
+    assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 0.02
+    # model.version reaches the network; the default loss is the authors' BCE + IoU
+    v1 = instantiate(compose_config("model.version=v1").model)
+    assert v1.net.version == "v1" and v1.loss.func.__name__ == "bce_iou_loss"
+
+
+def test_bad_model_settings_are_one_line_naming_the_key(demo_root: Path, tmp_path: Path) -> None:
+    for override, expected in (
+        ("model.version=v3", "error: model.version must be 'v1' or 'v2', got 'v3'"),
+        (
+            f"model.pretrained_backbone={tmp_path / 'nope.pth'}",
+            f"error: model.pretrained_backbone: no such file: {tmp_path / 'nope.pth'}",
+        ),
+    ):
+        res = run_cli("train", *tiny_train_args(demo_root, tmp_path / "run", override))
+        assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert [ln for ln in res.stderr.splitlines() if ln.startswith("error:")] == [expected]
+
+
+def test_resnet18_run_checkpoint_loads_into_a_resnet18_ras(demo_root: Path, tmp_path: Path) -> None:
+    from ras_lightning.models.weights import load_weights
+
+    run = tmp_path / "run"
+    res = run_cli(
+        "train",
+        *tiny_train_args(
+            demo_root,
+            run,
+            "model/backbone=resnet18",
+            "model/loss=bce",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=2",
+            "+trainer.limit_val_batches=1",
+            "+trainer.limit_test_batches=1",
+        ),
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+    assert hp["backbone"] == "resnet18" and hp["version"] == "v2"
+    weights = load_weights(ckpt)
+    assert weights.net.backbone_name == "resnet18" and weights.source == "checkpoint"
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    assert torch.equal(weights.net.ra4.convert.weight, state["net.ra4.convert.weight"])
+    assert weights.net.ra4.convert.in_channels == 256  # resnet18's stride-16 width

@@ -1,4 +1,6 @@
-"""``RASModule``: the RAS network, BCE+IoU deep supervision and per-set SOD metrics."""
+"""``RASModule``: the RAS network, deep supervision (BCE+IoU by default) and per-set SOD
+metrics. Built from ``conf/model/*.yaml`` with nested ``_target_`` nodes for the network, the
+loss, the optimizer and the scheduler, as in lightning-hydra-template."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from torch import nn
 from ras_lightning.inference.protocol import MINMAX_EPS
 from ras_lightning.metrics import SODMetrics
 from ras_lightning.models import RAS
-from ras_lightning.training.losses import deep_supervision_loss
+from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervision_loss
+from ras_lightning.utils.errors import UserError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -37,11 +40,21 @@ class RASModule(L.LightningModule):
     """Trains and evaluates :class:`~ras_lightning.models.RAS`.
 
     Args:
-        version, channels, pretrained_backbone: the network (see :class:`RAS`).
+        net: the network (the config's ``model.net`` node); ``None`` builds it from
+            ``version``, ``backbone``, ``channels`` and ``pretrained_backbone``.
+        loss: the per-side loss ``f(logits, target)`` summed over the side outputs (the
+            ``model/loss`` group; default the authors' BCE + IoU).
         optimizer: a factory ``f(params) -> Optimizer`` (Hydra ``_partial_``).
         scheduler: optional factory ``f(optimizer) -> LR scheduler``, stepped per epoch.
+        version, backbone, channels, pretrained_backbone: the network when ``net`` is None
+            (defaults v2, resnet50, 64, no ImageNet weights). The config sets
+            ``model.version`` and ``model.pretrained_backbone`` here and passes them on to
+            ``net`` by interpolation; a ``net`` that disagrees with a given value is refused.
+            Saved with the checkpoint (as the network's own values), so ``load_weights`` and
+            ``load_from_checkpoint`` rebuild the same network.
         backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
-        freeze_stem: leave the backbone's conv1/bn1 out of the optimizer (v2 recipe).
+        freeze_stem: leave the backbone's stem (conv1/bn1 of any ResNet) out of the
+            optimizer (v2 recipe).
         divide_loss_by_batch: divide the summed loss by the configured batch size
             (``data.batch_size``), also for a smaller last batch (the v1 recipe).
         reset_optimizer_at_epoch: clear the optimizer's state (e.g. Adam's moments) at the
@@ -56,11 +69,14 @@ class RASModule(L.LightningModule):
 
     def __init__(
         self,
-        version: str = "v2",
-        channels: int = 64,
-        pretrained_backbone: bool | str = False,
+        net: RAS | None = None,
+        loss: SideLoss | None = None,
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
+        version: str | None = None,
+        backbone: str | None = None,
+        channels: int | None = None,
+        pretrained_backbone: bool | str | None = None,
         backbone_lr_mult: float = 1.0,
         freeze_stem: bool = False,
         divide_loss_by_batch: bool = False,
@@ -71,12 +87,23 @@ class RASModule(L.LightningModule):
         eval_size: int = 352,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
-        self.net = RAS(
-            version=version,
-            channels=channels,  # type: ignore[arg-type]
-            pretrained_backbone=pretrained_backbone,
-        )
+        self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
+        if net is None:
+            net = RAS(
+                version=version or "v2",  # type: ignore[arg-type]
+                backbone=backbone or "resnet50",
+                channels=channels or 64,
+                pretrained_backbone=pretrained_backbone,
+            )
+        actual = {"version": net.version, "backbone": net.backbone_name, "channels": net.channels}
+        for key, value in actual.items():
+            given = self.hparams[key]
+            if given is not None and given != value:
+                raise UserError(f"model.{key}={given} but model.net has {key} {value}")
+        self.net = net
+        # saved with the weights: what rebuilds the network (``models.weights.load_weights``)
+        self.hparams.update(actual)
+        self.loss = loss or bce_iou_loss
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.channels_last = channels_last
@@ -113,7 +140,7 @@ class RASModule(L.LightningModule):
         divisor = None
         if self.hparams.divide_loss_by_batch:
             divisor = getattr(self, "loss_divisor", None) or batch["image"].shape[0]
-        loss, per_side = deep_supervision_loss(sides, batch["mask"], divisor)
+        loss, per_side = deep_supervision_loss(sides, batch["mask"], divisor, self.loss)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
@@ -172,14 +199,21 @@ class RASModule(L.LightningModule):
 
     # -- optimisation ----------------------------------------------------------------------
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Head and backbone parameter groups (backbone lr x ``backbone_lr_mult``)."""
-        stem = ("backbone.conv1.", "backbone.bn1.")
+        """Head and backbone parameter groups (backbone lr x ``backbone_lr_mult``); with
+        ``freeze_stem`` the backbone's stem is in neither."""
+        frozen: set[int] = set()
+        if self.hparams.freeze_stem:
+            # the v2 authors leave conv1/bn1 out of the optimizer; bn1 stays in train mode
+            # (its running statistics keep updating), as in their loop
+            for m in self.net.backbone.stem:
+                for p in m.parameters():
+                    p.requires_grad_(False)
+                    frozen.add(id(p))
+        in_backbone = {id(p) for p in self.net.backbone.parameters()}
         backbone, head = [], []
-        for name, p in self.net.named_parameters():
-            if name.startswith(stem) and self.hparams.freeze_stem:
-                p.requires_grad_(False)  # the v2 authors leave conv1/bn1 out of the optimizer
-                continue
-            (backbone if name.startswith("backbone.") else head).append(p)
+        for p in self.net.parameters():
+            if id(p) not in frozen:
+                (backbone if id(p) in in_backbone else head).append(p)
         mult = self.hparams.backbone_lr_mult
         return [
             {"params": backbone, "lr_mult": mult, "name": "backbone"},
