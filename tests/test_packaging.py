@@ -13,12 +13,13 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from ras_lightning import CONFIG_DIR
 from ras_lightning.metrics import METRIC_NAMES
-from tests.conftest import REPO, tiny_train_args, toy_maps
+from tests.conftest import REPO, tiny_train_args, toy_maps, write_image
 
 SCRIPTS = ("train", "eval", "predict", "score", "export", "benchmark")
 
@@ -65,7 +66,8 @@ def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     res = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env)
     site = Path(res.stdout.strip())
     # a plain path line: the editable finder's own .pth in that folder is not processed
-    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    deps = dict.fromkeys(sysconfig.get_path(k) for k in ("purelib", "platlib"))
+    (site / "dependencies.pth").write_text("".join(f"{d}\n" for d in deps))
     return env
 
 
@@ -123,9 +125,9 @@ def test_installed_wheel_runs_from_outside_the_repository(
         assert (bin_dir / f"ras-{verb}").is_file(), verb
 
 
-def test_bad_override_is_one_line_from_a_console_script(fresh: Path, tmp_path: Path) -> None:
-    res = _run(
-        [fresh / "bin" / "ras-predict", "weights=/no/such.pth", "input=x", "output=y"], tmp_path
-    )
+def test_bad_setting_is_one_line_from_a_console_script(fresh: Path, tmp_path: Path) -> None:
+    photo = write_image(tmp_path / "in" / "photo.png", np.zeros((8, 8, 3), np.uint8))
+    cmd = [fresh / "bin" / "ras-predict", "weights=/no/such.pth", f"input={photo}", "output=out"]
+    res = _run(cmd, tmp_path)
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    assert "/no/such.pth" in res.stderr.strip().splitlines()[-1]
+    assert res.stderr.strip().splitlines()[-1] == "error: weights: no such file: /no/such.pth"
