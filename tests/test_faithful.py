@@ -218,7 +218,7 @@ def test_v2_training_batch_equals_the_authors_loader_and_collate() -> None:
 
 # -- 2. + 3. the end-of-training test, training data and checkpoint --------------------------
 def test_end_of_training_test_equals_eval_of_last_ckpt(demo_root: Path, tmp_path: Path) -> None:
-    from tests.test_train_cli import _tiny
+    from tests.conftest import tiny_train_args as _tiny
 
     run = tmp_path / "run"
     res = run_cli(
@@ -262,7 +262,7 @@ def test_paper_strategies_train_on_every_pair_and_test_the_last_epoch(
 ) -> None:
     from hydra.utils import instantiate
 
-    from tests.test_train_cli import _compose
+    from tests.conftest import compose_config as _compose
 
     cfg = _compose(f"strategy={strategy}", f"data.root={demo_root}", "data.train_set=DEMO-TR")
     assert cfg.test_ckpt == "last" and cfg.data.val_fraction == 0 and not cfg.data.val_sets
@@ -277,7 +277,7 @@ def test_paper_strategies_train_on_every_pair_and_test_the_last_epoch(
 
 
 def test_best_epoch_testing_needs_a_validation_set(demo_root: Path, tmp_path: Path) -> None:
-    from tests.test_train_cli import _tiny
+    from tests.conftest import tiny_train_args as _tiny
 
     res = run_cli(
         "train",
