@@ -59,6 +59,16 @@ def seeded_official_state(version: str, seed: int = 0) -> dict[str, torch.Tensor
     return state
 
 
+def save_seeded_official(
+    path: Path, version: str, seed: int = 0, prefix: str = ""
+) -> dict[str, torch.Tensor]:
+    """Write seeded weights in the authors' ``RAS.vN.pth`` layout (``prefix="module."`` as
+    their DataParallel checkpoints) to ``path``; returns the state without the prefix."""
+    state = seeded_official_state(version, seed)
+    torch.save({prefix + k: v for k, v in state.items()}, path)
+    return state
+
+
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The ONNX cache of the CPU inference path (``RAS_LIGHTNING_CACHE``, inherited by every

@@ -23,6 +23,7 @@ from tests.conftest import (
     compose_config,
     mixed_photos,
     run_cli,
+    save_seeded_official,
     seeded_official_state,
     tiny_train_args,
 )
@@ -52,7 +53,7 @@ def official_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Seeded weights in the authors' RAS.v2.pth format (from the manifest when present)."""
     path = tmp_path_factory.mktemp("official") / "RAS.v2.pth"
     if REFERENCE.is_dir():
-        torch.save({"module." + k: v for k, v in seeded_official_state("v2", 1).items()}, path)
+        save_seeded_official(path, "v2", seed=1, prefix="module.")
     else:
         torch.save(RAS("v2").official_state_dict(), path)
     return path

@@ -14,7 +14,7 @@ from ras_lightning.models import RAS
 from ras_lightning.models.backbone import BACKBONES, ResNetFeatures
 from ras_lightning.utils.errors import UserError
 from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
-from tests.conftest import manifest, seeded_official_state
+from tests.conftest import manifest, save_seeded_official, seeded_official_state
 
 PARAMS = {"v1": 24_697_989, "v2": 24_585_156}
 SIDES = {"v1": 5, "v2": 4}
@@ -67,9 +67,8 @@ def test_official_layout_keys_order_and_shapes(version: str) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "module."])
 def test_official_round_trip(tmp_path, version: str, prefix: str) -> None:
-    state = seeded_official_state(version, seed=3)
     path = tmp_path / f"RAS.{version}.pth"
-    torch.save({prefix + k: v for k, v in state.items()}, path)
+    state = save_seeded_official(path, version, seed=3, prefix=prefix)
     model = RAS.from_official(path)  # version told from the keys
     assert model.version == version
     loaded = model.official_state_dict()
