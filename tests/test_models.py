@@ -78,6 +78,20 @@ def test_official_round_trip(tmp_path, version: str, prefix: str) -> None:
     assert torch.equal(model2.mscm.score.weight, state["mscm.score.weight"])
 
 
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet101"])
+def test_official_layout_of_other_backbones_round_trips(tmp_path, backbone: str) -> None:
+    """The authors' key layout written from a ResNet-18/34/101 network (as an official export
+    of such a run) is read back into the same backbone, exactly."""
+    torch.manual_seed(0)
+    net = RAS("v2", backbone=backbone)
+    path = tmp_path / "RAS.v2.pth"
+    torch.save(net.official_state_dict(), path)
+    back = RAS.from_official(path)
+    assert back.backbone_name == backbone
+    for k, v in net.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+
+
 def test_official_forward_equals_authors_structure(version: str) -> None:
     state = seeded_official_state(version, seed=5)
     ours = RAS.from_official_state_dict(state).eval()

@@ -26,6 +26,23 @@ def detect_version(keys: list[str]) -> str | None:
     return None
 
 
+# (bottleneck blocks?, blocks in layer3) -> torchvision ResNet: the authors release ResNet-50
+# only, but `export format=official` writes the same layout for every backbone we train
+_RESNETS = {
+    (False, 2): "resnet18",
+    (False, 6): "resnet34",
+    (True, 6): "resnet50",
+    (True, 23): "resnet101",
+}
+
+
+def detect_backbone(keys: list[str]) -> str:
+    """The torchvision ResNet whose blocks the (our-named) keys hold; ``resnet50`` if unsure."""
+    layer3 = {k.split(".")[2] for k in keys if k.startswith(_OURS + "layer3.")}
+    bottleneck = any(k.startswith(_OURS + "layer1.0.conv3.") for k in keys)
+    return _RESNETS.get((bottleneck, len(layer3)), "resnet50")
+
+
 def rename_official(state: Mapping[str, T], version: str) -> dict[str, T]:
     """An official state dict (DataParallel's ``module.`` prefix accepted) in our key names."""
     prefix = _BACKBONE_PREFIX[version]

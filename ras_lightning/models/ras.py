@@ -12,7 +12,12 @@ from torch import nn
 from ras_lightning.models.backbone import ResNetFeatures, load_imagenet_weights
 from ras_lightning.models.heads import MSCM, ReverseAttention
 from ras_lightning.models.init import init_head
-from ras_lightning.models.official import check_state, official_to_ours, to_official_state_dict
+from ras_lightning.models.official import (
+    check_state,
+    detect_backbone,
+    official_to_ours,
+    to_official_state_dict,
+)
 from ras_lightning.utils.errors import UserError
 
 Version = Literal["v1", "v2"]
@@ -104,9 +109,11 @@ class RAS(nn.Module):
         cls, state: dict[str, torch.Tensor], version: Version | None = None, source: str = ""
     ) -> RAS:
         """Like :meth:`from_official` for a state dict already in memory (the authors'
-        backbone: ResNet-50). A wrong or partial file raises ``ValueError`` naming the keys."""
+        backbone is ResNet-50; the same layout written by ``export format=official`` from a
+        ResNet-18/34/101 run is told by its blocks). A wrong or partial file raises
+        ``ValueError`` naming the keys."""
         ours, version = official_to_ours(state, version, source)
-        model = cls(version=version, backbone="resnet50")
+        model = cls(version=version, backbone=detect_backbone(list(ours)))
         check_state(ours, model.state_dict(), version, source)
         model.load_state_dict(ours, strict=True)
         return model

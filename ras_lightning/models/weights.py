@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ras_lightning.models.official import detect_version, rename_official
+from ras_lightning.models.official import detect_backbone, detect_version, rename_official
 from ras_lightning.utils.errors import UserError
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def load_weights(path: str | Path, trust: bool = False) -> Weights:
         channels = int(convert.shape[0]) if convert is not None else 64
         # the authors test at 352 with their training normalisation: CPD's (v1), F3Net's (v2)
         recipe, size, source = version, 352, "official"
-        backbone = "resnet50"  # the authors' backbone
+        backbone = detect_backbone(list(state))  # the authors': ResNet-50
     try:
         net = RAS(version=version, backbone=backbone, channels=channels)  # type: ignore[arg-type]
     except UserError as err:
