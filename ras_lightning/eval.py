@@ -54,10 +54,8 @@ def run(cfg: DictConfig) -> dict:
 
         def photos(samples=samples):
             for s in samples:
-                img = read_photo(s.image, predictor.recipe)  # as the recipe's test script
-                if img is None:
-                    raise ValueError(f"cannot read image {s.image}")
-                yield s.name, img
+                # as the recipe's test script; a truncated or corrupt photo is a DataError
+                yield s.name, read_photo(s.image, predictor.recipe)
 
         bar = tqdm(
             total=len(samples), desc=f"predict {name}", disable=not cfg.progress, leave=False

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ras_lightning.data.discovery import IMAGE_EXTS
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.protocol import read_photo
-from ras_lightning.utils.errors import UserError, user_errors
+from ras_lightning.utils.errors import DataError, UserError, user_errors
 
 log = logging.getLogger("ras_lightning.predict")
 
@@ -55,10 +55,14 @@ def _check_output(base: Path, out: Path) -> None:
         )
 
 
-def _read(path: Path, recipe: str) -> np.ndarray | None:
+def _read(path: Path, recipe: str) -> tuple[np.ndarray | None, str]:
+    """The photo, or None and why it is skipped."""
     if path.suffix.lower() not in IMAGE_EXTS | {".webp", ".tif", ".tiff"}:
-        return None
-    return read_photo(str(path), recipe)  # as the recipe's test script reads photos
+        return None, "not an image file"
+    try:
+        return read_photo(str(path), recipe), ""  # fully decoded, EXIF orientation applied
+    except DataError as err:
+        return None, str(err)
 
 
 def run(cfg: DictConfig) -> dict[str, int]:
@@ -70,10 +74,10 @@ def run(cfg: DictConfig) -> dict[str, int]:
 
     def photos() -> Iterator[tuple[tuple[Path, np.ndarray], np.ndarray]]:
         for f in files:
-            img = _read(f, predictor.recipe)
+            img, why = _read(f, predictor.recipe)
             if img is None:
                 skipped.append(f)
-                log.warning("skipped (not a readable image): %s", f)
+                log.warning("skipped %s: %s", f, why)
                 bar.update(1)
                 continue
             yield (f, img), img

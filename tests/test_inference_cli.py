@@ -16,7 +16,7 @@ from PIL import Image
 from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
 from ras_lightning.models.weights import load_weights
-from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.errors import DataError, UserError
 from tests.conftest import (
     ECSSD_DIR,
     REFERENCE,
@@ -219,7 +219,7 @@ def test_saliency_predictor_in_python_matches_the_cli(official_v2: Path, tmp_pat
             assert np.array_equal(m, cli), name
     both = model.predict_many([src / "a.jpg", src / "gray.png"])
     assert [m.shape for m in both] == [(50, 70), (40, 30)]
-    with pytest.raises(UserError, match="broken.jpg"):
+    with pytest.raises(DataError, match="broken.jpg"):
         model.predict(src / "broken.jpg")
     with pytest.raises(TypeError, match="unknown settings"):
         SaliencyPredictor(official_v2, backnd="torch")

@@ -50,10 +50,7 @@ class SaliencyPredictor:
 
     def _rgb(self, photo: Photo) -> np.ndarray:
         if isinstance(photo, str | Path):
-            rgb = read_photo(str(photo), self.engine.recipe)  # as the authors' test scripts
-            if rgb is None:
-                raise UserError(f"cannot read image {photo}")
-            return rgb
+            return read_photo(str(photo), self.engine.recipe)  # DataError names a broken file
         if isinstance(photo, Image.Image):
             return np.asarray(photo.convert("RGB"))
         arr = np.asarray(photo)
