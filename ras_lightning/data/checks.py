@@ -1,7 +1,9 @@
-"""Cheap set-up checks: file signatures and sizes from the first bytes, nothing decoded.
+"""Cheap set-up checks: file signatures, sizes and EXIF orientation from the first bytes.
 
-Reading a few hundred bytes per file keeps set-up on DUTS-TR (10,553 pairs) near a second;
-PIL's ``Image.open`` on every file would take several times longer.
+Reading a few hundred bytes per file keeps discovery on DUTS-TR (10,553 pairs) near a second;
+the full decode of every file (:mod:`ras_lightning.data.integrity`) comes after, cached.
+Sizes are compared as viewers show the files: a JPEG's EXIF orientation 5-8 swaps its width
+and height (the project's one EXIF policy, :mod:`ras_lightning.data.readers`).
 """
 
 from __future__ import annotations
@@ -9,18 +11,43 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from ras_lightning.utils.errors import DataError
+from ras_lightning.data.readers import exif_orientation
 
 if TYPE_CHECKING:  # the annotation only: discovery imports this module
     from ras_lightning.data.discovery import Sample
 
 _HEAD = 1024
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_APP1 = 0xE1
+SWAPS_SIZE = {5, 6, 7, 8}  # EXIF orientations that transpose the stored pixels
 
 
-def _jpeg_size(f, head: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first SOF marker, reading segment headers only."""
-    pos, buf = 2, head
+def _exif_orientation(app1: bytes) -> int:
+    """The orientation tag of an APP1 ``Exif`` payload (1 when absent or unreadable)."""
+    if not app1.startswith(b"Exif\x00\x00") or len(app1) < 14:
+        return 1
+    tiff = app1[6:]
+    end = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if end is None:
+        return 1
+    (ifd,) = struct.unpack(end + "I", tiff[4:8])
+    if ifd + 2 > len(tiff):
+        return 1
+    (count,) = struct.unpack(end + "H", tiff[ifd : ifd + 2])
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        if at + 12 > len(tiff):
+            break
+        tag, kind = struct.unpack(end + "HH", tiff[at : at + 4])
+        if tag == 0x0112 and kind == 3:  # SHORT
+            (value,) = struct.unpack(end + "H", tiff[at + 8 : at + 10])
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _jpeg_info(f, head: bytes) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation) from the segment headers up to the first SOF."""
+    pos, buf, orientation = 2, head, 1
     while True:
         while len(buf) < pos + 9:
             more = f.read(4096)
@@ -35,46 +62,102 @@ def _jpeg_size(f, head: bytes) -> tuple[int, int] | None:
             continue
         if marker in _SOF:
             h, w = struct.unpack(">HH", buf[pos + 5 : pos + 9])
-            return w, h
+            return w, h, orientation
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         (length,) = struct.unpack(">H", buf[pos + 2 : pos + 4])
+        if marker == _APP1 and orientation == 1:
+            while len(buf) < pos + 2 + length:
+                more = f.read(max(4096, pos + 2 + length - len(buf)))
+                if not more:
+                    return None
+                buf += more
+            orientation = _exif_orientation(buf[pos + 4 : pos + 2 + length])
         pos += 2 + length
         if pos > 1 << 22:  # give up on absurd files; the full read will judge them
             return None
 
 
-def header_size(path: str) -> tuple[int, int] | None:
-    """(width, height) of a JPEG/PNG/BMP from its header, or None if not one of those."""
+def header_info(path: str) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation) of a JPEG/PNG/BMP as stored, from its header, or
+    None if not one of those. The orientation is read from JPEGs only (1 otherwise)."""
     try:
         with open(path, "rb") as f:
             head = f.read(_HEAD)
             if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-                return struct.unpack(">II", head[16:24])
+                return (*struct.unpack(">II", head[16:24]), 1)
             if head.startswith(b"BM") and len(head) >= 26:
                 w, h = struct.unpack("<ii", head[18:26])
-                return w, abs(h)
+                return w, abs(h), 1
             if head.startswith(b"\xff\xd8\xff"):
-                return _jpeg_size(f, head)
+                return _jpeg_info(f, head)
     except (OSError, struct.error):
         return None
     return None
 
 
-def check_headers(samples: list[Sample], where: str) -> None:
-    """Raise DataError naming the first unreadable file or photo/mask size mismatch."""
+def header_size(path: str) -> tuple[int, int] | None:
+    """(width, height) of a JPEG/PNG/BMP as viewers show it (EXIF orientation applied), from
+    its header, or None if not one of those."""
+    info = header_info(path)
+    if info is None:
+        return None
+    w, h, orientation = info
+    return (h, w) if orientation in SWAPS_SIZE else (w, h)
+
+
+def mismatch_message(image: str, mask: str, isize: tuple[int, int], msize: tuple[int, int]) -> str:
+    """The size-mismatch message of an oriented photo/mask pair; names the EXIF orientation
+    when the photo has one, and says so when it explains the mismatch."""
+    orientation = exif_orientation(image)
+    if orientation == 1:
+        return (
+            f"size mismatch: image {image} is {isize[0]}x{isize[1]}, "
+            f"mask {mask} is {msize[0]}x{msize[1]}"
+        )
+    text = (
+        f"size mismatch: photo {image} is {isize[0]}x{isize[1]} after its EXIF orientation "
+        f"(tag {orientation}), mask {mask} is {msize[0]}x{msize[1]}"
+    )
+    if orientation in SWAPS_SIZE and msize == (isize[1], isize[0]):
+        text += (
+            "; the mask fits the photo as stored, without its orientation: photos are read as "
+            "viewers show them, so rotate the mask to match (or remove the photo's EXIF tag)"
+        )
+    return text
+
+
+def check_headers(samples: list[Sample]) -> list[tuple[Sample, str]]:
+    """(sample, problem) for each pair with an unreadable header or a photo/mask size
+    mismatch (sizes as viewers show the files, EXIF orientation applied)."""
+    problems = []
     for s in samples:
         size = header_size(s.image)
         if size is None:
-            raise DataError(f"{where}: unreadable or corrupt image: {s.image}")
+            problems.append((s, f"unreadable or corrupt image: {s.image}"))
+            continue
         if s.mask is None:
             continue
         msize = header_size(s.mask)
         if msize is None:
-            raise DataError(f"{where}: unreadable or corrupt mask: {s.mask}")
-        if msize != size:
-            raise DataError(
-                f"{where}: size mismatch: image {s.image} is {size[0]}x{size[1]}, "
-                f"mask {s.mask} is {msize[0]}x{msize[1]}"
-            )
+            problems.append((s, f"unreadable or corrupt mask: {s.mask}"))
+        elif msize != size:
+            # the header reader sees JPEG EXIF only: PIL settles the rare other cases
+            isize, msize = oriented_size(s.image) or size, oriented_size(s.mask) or msize
+            if isize != msize:
+                problems.append((s, mismatch_message(s.image, s.mask, isize, msize)))
+    return problems
+
+
+def oriented_size(path: str) -> tuple[int, int] | None:
+    """(width, height) after the EXIF orientation, from PIL's header parse (no decode)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001  (any failure: the full decode will name it)
+        return None
+    return (h, w) if orientation in SWAPS_SIZE else (w, h)

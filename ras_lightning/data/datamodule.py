@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,11 +15,9 @@ from torch.utils.data import DataLoader
 from ras_lightning.data.collate import TrainCollate, eval_collate
 from ras_lightning.data.dataset import SODDataset
 from ras_lightning.data.demo import make_demo_data
-from ras_lightning.data.discovery import (
-    Sample,
-    discover_set,
-)
-from ras_lightning.data.samplers import UnpaddedDistributedSampler
+from ras_lightning.data.discovery import Sample, discover_set
+from ras_lightning.data.integrity import verify_sets
+from ras_lightning.data.samplers import SeededEpochSampler, UnpaddedDistributedSampler
 from ras_lightning.data.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,11 @@ class SODDataModule(L.LightningDataModule):
     seeded ``val_fraction`` of the training set (DUTS has no validation split), else none
     (``val_fraction=0``, the paper strategies: the authors train on every DUTS-TR pair).
     With ``demo=True`` the synthetic demo sets are generated into ``root`` first.
+
+    Before anything trains, every photo and mask of the stage's sets is decoded once
+    (:mod:`ras_lightning.data.integrity`, cached across runs): :meth:`prepare_data` (rank 0
+    under DDP) checks the sets of the trainer's stage (fit: train + validation; without a
+    trainer, fit), :meth:`setup` any set not checked yet.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class SODDataModule(L.LightningDataModule):
         self.train_data: SODDataset | None = None
         self.val_data: list[SODDataset] = []
         self.test_data: list[SODDataset] = []
+        self._checked: dict[str, list[Sample]] = {}  # set name -> pairs that passed the check
 
     # -- names used in logged keys --------------------------------------------------------
     @property
@@ -95,9 +100,26 @@ class SODDataModule(L.LightningDataModule):
     def test_names(self) -> list[str]:
         return list(self.test_sets)
 
+    def _stage_sets(self, stage: str | None) -> list[str]:
+        names = []
+        if stage in ("fit", "validate", None):
+            names += [self.train_set, *self.val_sets]
+        if stage in ("test", None):
+            names += self.test_sets
+        return list(dict.fromkeys(names))
+
     def prepare_data(self) -> None:
         if self.demo:
             make_demo_data(self.root)
+        fn = getattr(getattr(self.trainer, "state", None), "fn", None)
+        self._check(self._stage_sets(str(fn.value) if fn is not None else "fit"))
+
+    def _check(self, names: Sequence[str]) -> None:
+        """Discover, pair and fully decode the sets ``names`` not checked yet (one pool)."""
+        new = [n for n in names if n not in self._checked]
+        if new:
+            found = {n: self._discover(n) for n in new}
+            self._checked.update(verify_sets(found, self.on_unpaired))
 
     def _discover(self, name: str) -> list[Sample]:
         return discover_set(self.root, name, self.on_unpaired, self.layouts.get(name))
@@ -106,10 +128,15 @@ class SODDataModule(L.LightningDataModule):
         if self.demo:  # also when prepare_data was not called (e.g. used outside a Trainer)
             make_demo_data(self.root)
         ev = eval_transform(self.recipe, self.eval_size)
-        if stage in ("fit", "validate", None) and self.train_data is None:
-            train = self._discover(self.train_set)
+        fit = stage in ("fit", "validate", None) and self.train_data is None
+        test = stage in ("test", None) and not self.test_data
+        self._check(
+            ([self.train_set, *self.val_sets] if fit else []) + (self.test_sets if test else [])
+        )
+        if fit:
+            train = self._checked[self.train_set]
             if self.val_sets:
-                self.val_data = [SODDataset(self._discover(n), ev, False, n) for n in self.val_sets]
+                self.val_data = [SODDataset(self._checked[n], ev, False, n) for n in self.val_sets]
             elif self.val_fraction > 0:
                 rng = np.random.default_rng(self.split_seed)
                 order = rng.permutation(len(train))
@@ -120,8 +147,8 @@ class SODDataModule(L.LightningDataModule):
                 train = [train[i] for i in keep]
             tr = train_transform(self.recipe, self.image_size)
             self.train_data = SODDataset(train, tr, True, self.train_set)
-        if stage in ("test", None) and not self.test_data:
-            self.test_data = [SODDataset(self._discover(n), ev, False, n) for n in self.test_sets]
+        if test:
+            self.test_data = [SODDataset(self._checked[n], ev, False, n) for n in self.test_sets]
 
     # -- loaders --------------------------------------------------------------------------
     def _loader_kwargs(self) -> dict[str, Any]:
@@ -133,11 +160,17 @@ class SODDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup('fit') first"
+        # order and augmentation seeds depend only on (seed, epoch): resuming is exact
+        # the run's seed (``seed=``, set by seed_everything; else this process's torch seed)
+        seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed() % 2**31))
+        sampler = SeededEpochSampler(self.train_data, seed=seed)
+        if self.trainer is not None:  # Lightning sets it per epoch; a resumed run starts here
+            sampler.set_epoch(self.trainer.current_epoch)
         # the authors keep the smaller last batch (drop_last=False in both recipes)
         return DataLoader(
             self.train_data,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=sampler,
             drop_last=False,
             collate_fn=TrainCollate(self.multiscale or [self.image_size]),
             **self._loader_kwargs(),

@@ -12,9 +12,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ras_lightning.data.discovery import DataError, Sample
-from ras_lightning.data.readers import read_image, read_mask
+from ras_lightning.data.readers import decode_photo, read_mask
 from ras_lightning.data.transforms import TestInput
-from ras_lightning.inference.protocol import read_photo
 
 
 class SODDataset(Dataset):
@@ -50,15 +49,17 @@ class SODDataset(Dataset):
             self.transform.set_random_seed(torch.initial_seed() % 2**32)
             self._seeded_pid = os.getpid()
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        self._seed()
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
+        seed = None
+        if isinstance(index, tuple):  # (index, seed) from SeededEpochSampler: resumable
+            index, seed = index
+            if hasattr(self.transform, "set_random_seed"):
+                self.transform.set_random_seed(seed)
+        else:
+            self._seed()
         sample = self.samples[index]
-        if self.train or not isinstance(self.transform, TestInput):
-            image = read_image(sample.image)
-        else:  # read as the recipe's test script reads
-            image = read_photo(sample.image, self.transform.recipe)
-            if image is None:
-                raise DataError(f"cannot read image {sample.image}")
+        # one photo reader for training and testing: fully decoded, EXIF orientation applied
+        image = decode_photo(sample.image)
         mask = read_mask(sample.mask) if sample.mask else np.zeros(image.shape[:2], np.float32)
         if mask.shape != image.shape[:2]:
             raise DataError(
@@ -67,7 +68,10 @@ class SODDataset(Dataset):
             )
         if self.train:
             out = self.transform(image=image, mask=mask)
-            return {"image": out["image"], "mask": out["mask"]}
+            item = {"image": out["image"], "mask": out["mask"]}
+            if seed is not None:
+                item["seed"] = seed  # the collate draws the batch's size from its seeds
+            return item
         return {
             "image": torch.from_numpy(self.transform(image)),
             "mask": torch.from_numpy(mask)[None],

@@ -80,17 +80,31 @@ def find_set_dirs(
     )
 
 
-def list_files(folder: Path, exts: set[str]) -> dict[str, str]:
-    """stem -> path of the files with one of ``exts`` (any letter case), skipping hidden ones."""
-    out: dict[str, str] = {}
+def scan_files(folder: Path, exts: set[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(stem -> path, stem -> all its paths for stems held by more than one file) of the files
+    with one of ``exts`` (any letter case), hidden ones skipped. Of a duplicated stem the
+    first file name in sorted order is kept, so the choice never depends on listing order."""
+    found: dict[str, list[str]] = {}
     with os.scandir(folder) as it:
         for entry in it:
             if entry.name.startswith("."):
                 continue
             stem, ext = os.path.splitext(entry.name)
             if ext.lower() in exts and entry.is_file():
-                out[stem] = entry.path
-    return out
+                found.setdefault(stem, []).append(entry.path)
+    files = {stem: min(paths) for stem, paths in found.items()}
+    dups = {stem: sorted(paths) for stem, paths in found.items() if len(paths) > 1}
+    return files, dups
+
+
+def list_files(folder: Path, exts: set[str]) -> dict[str, str]:
+    """stem -> path of the files with one of ``exts`` (see :func:`scan_files`)."""
+    return scan_files(folder, exts)[0]
+
+
+def name_some(items: list[str], limit: int = 10) -> str:
+    """Up to ``limit`` items, comma-separated, with '...' when there are more."""
+    return ", ".join(items[:limit]) + (" ..." if len(items) > limit else "")
 
 
 def pair_by_stem(
@@ -126,10 +140,25 @@ def discover_set(
     """List and pair set ``name`` under ``root`` (no image is decoded)."""
     layout = layout or {}
     img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
-    images, masks = list_files(img_dir, IMAGE_EXTS), list_files(mask_dir, MASK_EXTS)
+    (images, dup_i), (masks, dup_m) = (
+        scan_files(img_dir, IMAGE_EXTS),
+        scan_files(mask_dir, MASK_EXTS),
+    )
     if not images:
         raise DataError(f"dataset '{name}': no jpg/jpeg/png/bmp images in {img_dir}")
-    pairs, lonely_i, lonely_m = pair_by_stem(images, masks, f"dataset '{name}'", on_unpaired)
+    where = f"dataset '{name}'"
+    # two files with one stem: which is the photo (or mask) of the pair is anyone's guess
+    dups = {**dup_i, **dup_m}
+    if dups:
+        listed = [" + ".join(os.path.basename(p) for p in dups[s]) for s in sorted(dups)]
+        what = f"{len(dups)} file names used by more than one file ({name_some(listed)})"
+        if on_unpaired == "error":
+            raise DataError(f"{where}: {what}; keep one file per name or set data.on_unpaired=skip")
+        log.warning("%s: skipped %s", where, what)
+        for stem in dups:
+            images.pop(stem, None)
+            masks.pop(stem, None)
+    pairs, lonely_i, lonely_m = pair_by_stem(images, masks, where, on_unpaired)
     if lonely_i or lonely_m:
         log.warning(
             "dataset '%s': skipped %d images without masks and %d masks without images",
@@ -141,5 +170,26 @@ def discover_set(
         raise DataError(
             f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
         )
-    check_headers(pairs, f"dataset '{name}'")
-    return pairs
+    problems = check_headers(pairs)
+    return drop_problems(pairs, problems, where, on_unpaired) if problems else pairs
+
+
+def drop_problems(
+    samples: list[Sample], problems: list[tuple[Sample, str]], where: str, on_unpaired: str
+) -> list[Sample]:
+    """``samples`` without the problem ones (``on_unpaired='skip'``, a warning naming them),
+    or a :class:`DataError` naming up to 10 problems with their count."""
+    texts = [text for _, text in problems]
+    if on_unpaired == "error":
+        if len(texts) == 1:
+            raise DataError(f"{where}: {texts[0]}")
+        raise DataError(
+            f"{where}: {len(texts)} bad files: {'; '.join(texts[:10])}"
+            f"{' ...' if len(texts) > 10 else ''} (fix them or set data.on_unpaired=skip)"
+        )
+    log.warning("%s: skipped %d pairs: %s", where, len(texts), "; ".join(texts[:10]))
+    bad = {s.name for s, _ in problems}
+    kept = [s for s in samples if s.name not in bad]
+    if not kept:
+        raise DataError(f"{where}: every pair was skipped as bad; nothing left to read")
+    return kept

@@ -1,9 +1,14 @@
-"""Reading photos and masks: every format mapped the same way.
+"""Reading photos and masks: the one photo reader and the one mask reader.
 
-EXIF policy (one for training, evaluation and prediction): a photo's orientation tag is
-applied, so every part of the project sees the photo as viewers show it. The authors' v2 test
-script (``cv2.imread``) does the same; their v1 script (PIL) ignores the tag, which differs
-only on tagged photos (the benchmark sets carry none).
+EXIF policy (one for training, validation, testing, evaluation and prediction): a file's
+orientation tag is applied, photos and masks alike, so every part of the project sees the
+photo as viewers show it (and a mask drawn on the displayed photo fits it). The authors' v2
+test script (``cv2.imread``) does the same; their v1 script (PIL) ignores the tag, which
+differs only on tagged photos (the benchmark sets carry none).
+
+Masks: 1-bit, 8-bit (0..255, or 0/1 labels), 16-bit, palette, gray+alpha, RGB, RGBA and JPEG
+masks all map to the same [0, 1] mask (:func:`read_mask`); values that cannot be a mask are a
+:class:`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -12,6 +17,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ras_lightning.utils.errors import DataError
+
+_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError)
+# 8- or 16-bit masks whose largest value is 2..15 (lossless files) are class-index maps, not
+# masks: read as grey levels they would train as (almost) empty masks without a word.
+_LABEL_MAX = 15
+ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
 def decode_photo(path: str) -> np.ndarray:
@@ -24,7 +35,7 @@ def decode_photo(path: str) -> np.ndarray:
         with Image.open(path) as im:
             im.load()  # the whole file: raises on truncated data
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+    except _READ_ERRORS as err:
         raise DataError(f"cannot read image {path}: {_reason(err)}") from None
 
 
@@ -33,28 +44,85 @@ def _reason(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def read_image(path: str) -> np.ndarray:
-    """An RGB uint8 (H, W, 3) array; grayscale, palette and RGBA photos become RGB."""
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation tag of an image file (1, the identity, when it has none)."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
+            return int(im.getexif().get(ORIENTATION, 1) or 1)
+    except (*_READ_ERRORS, TypeError):
+        return 1
 
 
-def read_mask(path: str) -> np.ndarray:
-    """A float32 (H, W) mask in [0, 1].
+def _levels(im: Image.Image, path: str) -> tuple[np.ndarray, float]:
+    """(integer or float array, its full-scale value) of an opened, oriented mask."""
+    mode = im.mode
+    if mode == "1":
+        return np.asarray(im, dtype=np.uint8), 1.0
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(im)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise DataError(
+                f"cannot interpret mask {path}: values {arr.min()}..{arr.max()} "
+                "(expected 0..255, 0..65535 or 0/1)"
+            )
+        # 'I' holds 16-bit PNGs on some Pillow versions: 16-bit scale when values need it
+        return arr, 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float32)
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255:
+            raise DataError(f"cannot interpret mask {path}: float values outside 0..255")
+        return arr, 1.0 if arr.max() <= 1 else 255.0
+    if mode == "P" and "transparency" in im.info:
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        alpha = np.asarray(im.getchannel("A"))
+        gray = np.asarray(im.convert("RGB").convert("L") if mode != "LA" else im.getchannel("L"))
+        # foreground only in alpha (constant colour, varying alpha): the alpha is the mask
+        if gray.min() == gray.max() and alpha.min() != alpha.max():
+            return alpha, 255.0
+        return gray, 255.0
+    return np.asarray(im.convert("L")), 255.0
 
-    1-bit -> {0, 1}; 8-bit gray / palette / RGB(A) -> luminance / 255 (alpha ignored);
-    16-bit -> value / 65535.
+
+def mask_levels(path: str) -> tuple[np.ndarray, float]:
+    """The mask's values and full scale: ``values / scale`` is the [0, 1] mask.
+
+    1-bit -> {0, 1}; 8-bit gray / palette / RGB -> luminance (scale 255); 16-bit -> scale
+    65535; RGBA / gray+alpha -> the colour channels' luminance, or the alpha channel when the
+    colour is constant and the alpha varies (foreground only in alpha); a mask whose largest
+    value is 1 holds 0/1 labels (scale 1). Fully decoded, EXIF orientation applied.
     """
     try:
         with Image.open(path) as im:
-            if im.mode == "1":
-                return np.asarray(im, dtype=np.float32)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im).astype(np.float32)
-                return arr / (65535.0 if arr.max() > 255 or im.mode.startswith("I;16") else 255.0)
-            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"cannot read mask {path}: {err}") from None
+            im.load()
+            fmt = im.format
+            arr, scale = _levels(ImageOps.exif_transpose(im), path)
+    except _READ_ERRORS as err:
+        raise DataError(f"cannot read mask {path}: {_reason(err)}") from None
+    if arr.dtype.kind in "ui" and scale > 1:
+        top = int(arr.max()) if arr.size else 0
+        if top == 1:
+            scale = 1.0  # 0/1 labels: 1 is the foreground, not 1/255
+        elif 1 < top <= _LABEL_MAX and fmt != "JPEG":
+            raise DataError(
+                f"cannot interpret mask {path}: its values are 0..{top} (class labels?); "
+                "a mask is 0/255 (or grey levels), 0/1, or 16-bit"
+            )
+    return arr, scale
+
+
+def read_mask(path: str) -> np.ndarray:
+    """A float32 (H, W) mask in [0, 1] (see :func:`mask_levels` for every format)."""
+    arr, scale = mask_levels(path)
+    out = arr.astype(np.float32)
+    return out if scale == 1.0 else out / np.float32(scale)
+
+
+def read_mask_u8(path: str) -> np.ndarray:
+    """The same mask as :func:`read_mask` as uint8 0..255 (what the scorers take)."""
+    arr, scale = mask_levels(path)
+    if scale == 255.0 and arr.dtype == np.uint8:
+        return arr
+    if scale == 1.0 and arr.dtype.kind in "ui":
+        return (arr > 0).astype(np.uint8) * np.uint8(255)
+    return np.round(arr.astype(np.float64) * (255.0 / scale)).clip(0, 255).astype(np.uint8)

@@ -50,6 +50,7 @@ from functools import cached_property, wraps
 import cv2
 import numpy as np
 
+from ras_lightning.data.readers import read_mask_u8
 from ras_lightning.utils.errors import DataError
 
 Stats = dict[str, "float | np.ndarray"]
@@ -498,8 +499,12 @@ def e_measure_values(mean: dict[str, np.ndarray]) -> dict[str, float]:
 def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
     """An 8-bit grayscale array (colour converted, alpha dropped, 16-bit scaled).
 
-    A mask stored as 0/1 labels is scaled to 0/255 (otherwise it would read as empty).
+    A mask (``is_mask``) is read by the project's one mask reader
+    (:func:`ras_lightning.data.readers.read_mask_u8`), as training reads it: 0/1 labels are
+    0/255, foreground only in the alpha channel is the mask, EXIF orientation is applied.
     """
+    if is_mask:
+        return read_mask_u8(path)
     arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise DataError(f"cannot read {path}")
@@ -507,8 +512,6 @@ def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
         arr = cv2.cvtColor(arr[..., :3], cv2.COLOR_BGR2GRAY)
     if arr.dtype == np.uint16:
         arr = (arr.astype(np.float64) / 257).round().astype(np.uint8)
-    if is_mask and arr.max() == 1:
-        arr = arr * np.uint8(255)
     return arr
 
 
