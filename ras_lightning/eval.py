@@ -6,12 +6,19 @@ the authors' test scripts make it (:mod:`inference.protocol`), scored in ``conve
 ``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
 (adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
 ``compare=paper`` adds the paper's numbers and the differences) and the full table
-``OUT/metrics_full.md`` / ``.csv``.
+``OUT/metrics_full.md`` / ``.csv``, and per set the PR and F-measure curves
+(``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in ``curves_<set>.csv``).
+
+Nothing is written into the data: an ``output_dir`` that is (or is inside) ``data.root`` or a
+set's folders, symlinks resolved, is refused before any work. A photo or mask that does not
+decode completely is an error naming it; with ``data.on_unpaired=skip`` it is named and
+skipped (not predicted, not scored).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,9 +28,15 @@ from tqdm import tqdm
 
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
-from ras_lightning.utils.errors import UserError, user_errors
+from ras_lightning.utils.errors import DataError, UserError, check_outside, require, user_errors
 
 log = logging.getLogger("ras_lightning.eval")
+
+
+EXAMPLE = (
+    "python -m ras_lightning.eval weights=RAS.v2.pth data.root=/data/sod "
+    "data.test_sets=[ECSSD] output_dir=out/eval"
+)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -31,51 +44,85 @@ def run(cfg: DictConfig) -> dict:
     from ras_lightning.inference.backends import make_predictor
     from ras_lightning.inference.protocol import read_photo
     from ras_lightning.metrics.registry import CONVENTIONS
-    from ras_lightning.metrics.reports import write_json, write_tables
-    from ras_lightning.metrics.scoring import score_folder
+    from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
+    from ras_lightning.metrics.scoring import check_complete, score_folder
 
+    require(
+        cfg,
+        {"weights": "a checkpoint or RAS.v1.pth/RAS.v2.pth", "output_dir": "where to write"},
+        EXAMPLE,
+    )
     if cfg.convention not in CONVENTIONS:
         raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
     if str(cfg.get("compare") or "none") not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")
     out = Path(str(cfg.output_dir)).expanduser()
     layouts = dict(cfg.data.get("layouts") or {})
-    # every set is found and paired before any prediction starts
+    skip = cfg.data.on_unpaired == "skip"
+    # every set is found and paired, and nothing would be written into the data, before any
+    # prediction starts
     sets = {
         name: discover_set(cfg.data.root, name, cfg.data.on_unpaired, layouts.get(name))
         for name in cfg.data.test_sets
     }
+    dirs = {
+        name: find_set_dirs(
+            cfg.data.root, name, *(layouts.get(name, {}).get(k) for k in ("image_dir", "mask_dir"))
+        )
+        for name in sets
+    }
+    data_folders = {"data.root": cfg.data.root}
+    for name, (img_dir, mask_dir) in dirs.items():
+        data_folders |= {f"{name}'s photos": img_dir, f"{name}'s masks": mask_dir}
+    for target in (out, *(out / name for name in sets)):
+        check_outside(target, data_folders)
+    for name, samples in sets.items():
+        sets[name] = _readable_masks(name, samples, skip, check_complete)
     predictor = make_predictor(cfg)
     results: dict = {}
     rows = []
     for name, samples in sets.items():
         set_out = out / name
         set_out.mkdir(parents=True, exist_ok=True)
+        done: set[str] = set()
 
         def photos(samples=samples):
             for s in samples:
                 # as the recipe's test script; a truncated or corrupt photo is a DataError
-                yield s.name, read_photo(s.image, predictor.recipe)
+                try:
+                    yield s.name, read_photo(s.image, predictor.recipe)
+                except DataError as err:
+                    if not skip:
+                        raise DataError(f"{err}; set data.on_unpaired=skip to skip it") from None
+                    log.warning("skipped: %s", err)
 
         bar = tqdm(
             total=len(samples), desc=f"predict {name}", disable=not cfg.progress, leave=False
         )
         for stem, saliency in predictor.iter_predict(photos()):
-            cv2.imwrite(str(set_out / f"{stem}.png"), saliency)
+            if not cv2.imwrite(str(set_out / f"{stem}.png"), saliency):
+                raise UserError(f"could not write {set_out / f'{stem}.png'}")
+            done.add(stem)
             bar.update(1)
         bar.close()
-        mask_dir = find_set_dirs(
-            cfg.data.root, name, *(layouts.get(name, {}).get(k) for k in ("image_dir", "mask_dir"))
-        )[1]
+        if not done:
+            raise DataError(f"dataset '{name}': no photo could be read")
+        # only this run's maps: a stale map of a skipped photo is not scored
         score = score_folder(
-            mask_dir,
+            dirs[name][1],
             set_out,
-            "skip" if cfg.data.on_unpaired == "skip" else "error",
+            "skip" if skip else "error",
             cfg.workers,
             cfg.progress,
             desc=f"score {name}",
             convention=str(cfg.convention),
+            only=done,
+            skip_hint="data.on_unpaired=skip",
         )
+        for bad in score.broken:
+            log.warning("skipped: %s", bad)
+        if cfg.get("plots", True):
+            plot_curves({Path(str(cfg.weights)).name: score.curves}, out, name)
         results[name] = score.metrics
         rows.append(
             {
@@ -122,6 +169,23 @@ def run(cfg: DictConfig) -> dict:
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}
+
+
+def _readable_masks(name: str, samples: list, skip: bool, check: Callable) -> list:
+    """``samples`` whose mask decodes completely; a broken mask is an error naming it, or
+    with ``skip`` a warning naming it (its photo is not predicted)."""
+    kept = []
+    for s in samples:
+        try:
+            check(s.mask, "mask")
+            kept.append(s)
+        except DataError as err:
+            if not skip:
+                raise DataError(f"{err}; set data.on_unpaired=skip to skip it") from None
+            log.warning("skipped: %s", err)
+    if not kept:
+        raise DataError(f"dataset '{name}': no mask could be read")
+    return kept
 
 
 def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:

@@ -1,10 +1,17 @@
-"""``python -m ras_lightning.export``: the network as ONNX or TorchScript, checked.
+"""``python -m ras_lightning.export``: the network as ONNX or TorchScript, checked; or the
+weights in the authors' key layout.
 
-The exported graph takes ``image`` (N, 3, H, W; normalised as the weights' recipe, any
-N/H/W) and returns the side-output **logits** at input size, finest first (apply a sigmoid
-for the saliency map). The recipe and input size are stored in the file (ONNX metadata,
-TorchScript extra file ``meta.json``). After writing, the command runs the file against
-PyTorch at two sizes and reports the largest difference.
+``format=onnx|torchscript``: the exported graph takes ``image`` (N, 3, H, W; RGB, normalised
+as the weights' recipe, any N/H/W) and returns the side-output **logits** at input size,
+finest first (apply a sigmoid for the saliency probability). Everything a plain ONNX Runtime
+user needs is stored in the file (ONNX ``metadata_props``, TorchScript extra file
+``meta.json``; :func:`export_metadata`): RAS version, input size, mean/std and the pixel range
+they apply to, channel order, layout, what the output is. After writing, the command runs the
+file against PyTorch at two sizes and reports the largest difference.
+
+``format=official``: a plain state dict of tensors in the authors' ``RAS.v1.pth`` /
+``RAS.v2.pth`` key layout (:meth:`RAS.official_state_dict`), which their test scripts load
+and :meth:`RAS.from_official` reads back exactly.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from ras_lightning.data.normalization import F3NET_MEAN, F3NET_STD, IMAGENET_MEAN, IMAGENET_STD
 from ras_lightning.inference.torch_predictor import fold_batchnorm
-from ras_lightning.models.weights import load_weights
-from ras_lightning.utils.errors import UserError, user_errors
+from ras_lightning.models.weights import Weights, load_weights
+from ras_lightning.utils.errors import UserError, require, user_errors
 from ras_lightning.utils.timing import model_size_mb
 
 log = logging.getLogger("ras_lightning.export")
@@ -95,20 +103,86 @@ def _check(kind: str, path: Path, net: torch.nn.Module, sizes: list) -> tuple[fl
     return worst, scaled
 
 
-def run(cfg: DictConfig) -> float:
-    if cfg.format not in ("onnx", "torchscript"):
-        raise UserError(f"format must be 'onnx' or 'torchscript', got {cfg.format!r}")
-    weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
-    net = fold_batchnorm(weights.net) if cfg.fold_bn else weights.net.eval()
-    out = Path(str(cfg.output)).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
+FORMATS = ("onnx", "torchscript", "official")
+EXAMPLE = "python -m ras_lightning.export weights=RAS.v2.pth format=onnx output=ras_v2.onnx"
+
+
+def export_metadata(weights: Weights) -> dict[str, str]:
+    """What the exported file's user needs to run it (all values strings): the input
+    (``input_size``, RGB ``channel_order``, ``layout``, ``mean``/``std`` as JSON lists applied
+    after scaling the pixels to ``pixel_range``, ``preprocess`` in words), the output
+    (``output``: logits; ``postprocess`` in words), ``ras_version``, ``recipe`` and
+    ``size_mb``; ``version``/``size``/``outputs`` are kept for files read by older code."""
+    v1 = weights.recipe == "v1"
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if v1 else (F3NET_MEAN, F3NET_STD)
+    order = (
+        "resize the RGB photo to input_size x input_size (PIL bilinear), scale to 0-1, "
+        "subtract mean, divide by std"
+        if v1
+        else "subtract mean from the RGB photo's 0-255 values, divide by std, resize to "
+        "input_size x input_size (OpenCV INTER_LINEAR)"
+    )
+    return {
+        "ras_version": weights.net.version,
         "recipe": weights.recipe,
-        "size": weights.size,
-        "version": weights.net.version,
-        "size_mb": f"{model_size_mb(weights.net):.6f}",
+        "input_size": str(weights.size),
+        "channel_order": "RGB",
+        "layout": "NCHW float32",
+        "pixel_range": "0-1" if v1 else "0-255",
+        "mean": json.dumps(list(mean)),
+        "std": json.dumps(list(std)),
+        "preprocess": order + " (as the authors' test script)",
+        "output": "logits",
+        "postprocess": "sigmoid of the finest logits (output 0), resized to the photo "
+        "(bilinear, align_corners=True), per-image min-max, x 255",
         "outputs": "side-output logits at input size, finest first",
+        "version": weights.net.version,
+        "size": str(weights.size),
+        "size_mb": f"{model_size_mb(weights.net):.6f}",
     }
+
+
+def export_official(weights: Weights, path: Path) -> int:
+    """``weights``' network as a plain state dict in the authors' key layout at ``path``;
+    returns the number of tensors. BatchNorm is not folded: their code builds the unfolded
+    network."""
+    state = {
+        k: v.detach().clone().contiguous() for k, v in weights.net.official_state_dict().items()
+    }
+    torch.save(state, path)
+    return len(state)
+
+
+def run(cfg: DictConfig) -> float:
+    require(
+        cfg,
+        {"weights": "our .ckpt or the authors' RAS.vN.pth", "output": "the file to write"},
+        EXAMPLE,
+    )
+    if cfg.format not in FORMATS:
+        raise UserError(f"format must be one of {', '.join(FORMATS)}, got {cfg.format!r}")
+    weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
+    out = Path(str(cfg.output)).expanduser()
+    if out.is_dir():
+        raise UserError(f"output={out} is a folder; name the file to write")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.format == "official":
+        from ras_lightning.models import RAS
+
+        n = export_official(weights, out)
+        # read back as the authors' layout, strictly: the file is complete and exact
+        back = RAS.from_official(out, weights.net.version).state_dict()
+        same = all(torch.equal(back[k], v) for k, v in weights.net.state_dict().items())
+        if not same or len(back) != len(weights.net.state_dict()):
+            raise UserError(f"{out}: the official-layout file does not read back exactly")
+        print(
+            f"export: wrote {out} (official: {n} tensors in the authors' RAS.{weights.net.version}"
+            f".pth key layout, {out.stat().st_size / 1e6:.1f} MB); read back exactly by "
+            "RAS.from_official"
+        )
+        return 0.0
+    net = fold_batchnorm(weights.net) if cfg.fold_bn else weights.net.eval()
+    meta = export_metadata(weights)
     if cfg.format == "onnx":
         export_onnx(net, out, cfg.opset, meta)
     else:

@@ -2,7 +2,10 @@
 
 One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
 registry's metric keys: the contract's ten and any registered metric), ``OUT/metrics.md`` /
-``.csv`` and ``OUT/pr_curve_*.png`` / ``f_curve_*.png``.
+``.csv``, ``OUT/pr_curve_*.png`` / ``f_curve_*.png`` and the curves' numbers
+``OUT/curves_*.csv``. ``output_dir`` may not be (or be inside) a folder it reads, symlinks
+resolved; a mask or map that does not decode completely is an error naming it (with
+``missing=skip``: named and skipped).
 Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
 pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``.
 """
@@ -18,7 +21,7 @@ from omegaconf import DictConfig
 from ras_lightning.metrics.registry import metric_names
 from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import score_folder
-from ras_lightning.utils.errors import UserError, user_errors
+from ras_lightning.utils.errors import UserError, check_outside, require, user_errors
 
 log = logging.getLogger("ras_lightning.score")
 
@@ -30,25 +33,43 @@ def _method_dir(template: str, dataset: str) -> Path:
     return base / dataset if (base / dataset).is_dir() else base
 
 
+EXAMPLE = "python -m ras_lightning.score gt_dir=data/ECSSD/masks pred_dir=maps/ECSSD output_dir=out"
+
+
 def run(cfg: DictConfig) -> dict:
-    out = Path(cfg.output_dir).expanduser()
     datasets = dict(cfg.get("datasets") or {})
     methods = dict(cfg.get("methods") or {})
     single = not datasets and not methods
     if single:
-        if not cfg.gt_dir or not cfg.pred_dir:
-            raise UserError("give gt_dir=... and pred_dir=... (or +datasets={...} +methods={...})")
+        require(
+            cfg,
+            {"gt_dir": "the folder of masks", "pred_dir": "the folder of maps"},
+            EXAMPLE,
+        )
+    require(cfg, {"output_dir": "where to write the tables and plots"}, EXAMPLE)
+    out = Path(cfg.output_dir).expanduser()
+    if single:
         datasets = {Path(cfg.gt_dir).parent.name or "dataset": cfg.gt_dir}
         methods = {cfg.method or Path(cfg.pred_dir).name: cfg.pred_dir}
     elif not datasets or not methods:
         raise UserError(
             "the config form needs both +datasets={name: gt_dir} and +methods={name: maps_dir}"
         )
+    # every folder read is checked before any scoring: nothing is written into the data
+    pred_dirs = {
+        (dataset, method): Path(cfg.pred_dir) if single else _method_dir(str(template), dataset)
+        for dataset in datasets
+        for method, template in methods.items()
+    }
+    folders = {f"gt_dir of {d}" if not single else "gt_dir": g for d, g in datasets.items()}
+    for (dataset, method), pred_dir in pred_dirs.items():
+        folders[f"pred_dir of {method} on {dataset}" if not single else "pred_dir"] = pred_dir
+    check_outside(out, folders)
     rows, results = [], {}
     for dataset, gt_dir in datasets.items():
         curves = {}
-        for method, template in methods.items():
-            pred_dir = Path(cfg.pred_dir) if single else _method_dir(str(template), dataset)
+        for method in methods:
+            pred_dir = pred_dirs[dataset, method]
             score = score_folder(
                 gt_dir,
                 pred_dir,
@@ -63,6 +84,8 @@ def run(cfg: DictConfig) -> dict:
                 msg += f", {score.resized} resized to their mask's size"
             if score.missing:
                 msg += f", {len(score.missing)} masks without a map skipped"
+            if score.broken:
+                msg += f", {len(score.broken)} unreadable skipped ({'; '.join(score.broken)})"
             log.info(msg)
             results.setdefault(dataset, {})[method] = score.metrics
             rows.append(

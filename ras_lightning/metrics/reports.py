@@ -1,4 +1,5 @@
-"""Writing scores: metrics.json, Markdown and CSV tables, PR and F-measure curve plots."""
+"""Writing scores: metrics.json, Markdown and CSV tables, PR and F-measure curve plots and
+their numbers (CSV)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from ras_lightning.metrics.registry import TITLES, metric_names
 
-__all__ = ["TITLES", "plot_curves", "write_json", "write_tables"]
+__all__ = ["TITLES", "plot_curves", "write_curves", "write_json", "write_tables"]
 
 
 def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
@@ -39,10 +40,12 @@ def write_json(data: dict, path: Path) -> None:
 def plot_curves(
     curves: dict[str, dict[str, list[float]]], out_dir: Path, dataset: str
 ) -> list[Path]:
-    """PR curve and F-measure-vs-threshold curve of every method on ``dataset`` (PNG)."""
+    """PR curve and F-measure-vs-threshold curve of every method on ``dataset`` (PNG), and
+    the curves' numbers in ``curves_<dataset>.csv`` (one row per method and threshold)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)
     thresholds = list(range(255, -1, -1))
+    write_curves(curves, out_dir / f"curves_{safe}.csv")
     pr = {m: (c["recall"], c["precision"]) for m, c in curves.items()}
     fm = {m: (thresholds, c["f"]) for m, c in curves.items()}
     return [
@@ -61,6 +64,20 @@ def plot_curves(
             out_dir / f"f_curve_{safe}.png",
         ),
     ]
+
+
+def write_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """``curves`` ({method: {precision, recall, f, ...}}, thresholds 255..0) as CSV rows
+    ``method, threshold, precision, recall, f[, e]`` at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kinds = [k for k in ("precision", "recall", "f", "e") if all(k in c for c in curves.values())]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", "threshold", *kinds])
+        for method, c in curves.items():
+            for i, t in enumerate(range(255, -1, -1)):
+                writer.writerow([method, t, *(f"{c[k][i]:.6f}" for k in kinds)])
+    return path
 
 
 def _plot(

@@ -42,20 +42,28 @@ class FolderScore:
     count: int
     resized: int
     missing: list[str] = field(default_factory=list)
+    # "path: reason" of every mask or map that could not be read completely (skipped)
+    broken: list[str] = field(default_factory=list)
 
 
 def pair_maps(
-    gt_dir: str | Path, pred_dir: str | Path, missing: str = "error"
+    gt_dir: str | Path,
+    pred_dir: str | Path,
+    missing: str = "error",
+    only: set[str] | None = None,
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(mask, map) path pairs by stem, and the stems of masks with no map.
 
-    ``missing='error'`` raises a one-line error naming up to 10 masks with no map.
+    ``missing='error'`` raises a one-line error naming up to 10 masks with no map; ``only``
+    restricts the masks to these stems (``eval``: the photos it predicted).
     """
     gt_dir, pred_dir = Path(gt_dir).expanduser(), Path(pred_dir).expanduser()
     for what, d in (("gt_dir", gt_dir), ("pred_dir", pred_dir)):
         if not d.is_dir():
             raise DataError(f"{what}: no such folder: {d}")
     gts, preds = list_files(gt_dir, IMAGE_EXTS), list_files(pred_dir, IMAGE_EXTS)
+    if only is not None:
+        gts = {k: v for k, v in gts.items() if k in only}
     if not gts:
         raise DataError(f"gt_dir: no png/jpg/bmp masks in {gt_dir}")
     lonely = sorted(set(gts) - set(preds))
@@ -78,19 +86,46 @@ def check_convention(convention: str) -> Convention:
     return CONVENTIONS[convention]
 
 
+def check_complete(path: str, what: str = "image") -> None:
+    """Raise :class:`DataError` naming ``path`` unless it decodes completely.
+
+    OpenCV (what the kernels read with) decodes a truncated file's remainder as grey with only
+    a warning on stderr, so a cut-off mask or map would be scored silently. A PNG is checked by
+    PIL's ``verify`` (every chunk's CRC up to IEND, no pixel decoding: fast), anything else by
+    a full PIL decode.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify() if im.format == "PNG" else im.load()
+    except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, struct.error...
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read {what} {path}: {reason}") from None
+
+
 def _score_chunk(
-    pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics"
-) -> tuple[dict, int, int]:
+    pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics", skip_broken: bool = False
+) -> tuple[dict, int, int, list[str]]:
     conv = CONVENTIONS[convention]
     totals: dict = {}
     resized = 0
+    broken = []
     for gt_path, pred_path in pairs:
+        try:
+            check_complete(gt_path, "mask")
+            check_complete(pred_path, "map")
+        except DataError as err:
+            if not skip_broken:
+                raise
+            broken.append(str(err).removeprefix("cannot read "))
+            continue
         pred, gt, was_resized = conv.load(gt_path, pred_path)
         stats = conv.image_stats(pred, gt)
         resized += was_resized
         for k, v in stats.items():
             totals[k] = totals[k] + v if k in totals else v
-    return totals, len(pairs), resized
+    return totals, len(pairs) - len(broken), resized, broken
 
 
 def default_workers() -> int:
@@ -113,35 +148,49 @@ def score_folder(
     progress: bool = True,
     desc: str = "scoring",
     convention: str = "pysodmetrics",
+    only: set[str] | None = None,
+    skip_hint: str = "missing=skip",
 ) -> FolderScore:
-    """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``."""
+    """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``.
+
+    A mask or map that does not decode completely is an error naming it; with
+    ``missing='skip'`` it is skipped and named in :attr:`FolderScore.broken` (``skip_hint``:
+    the setting that the error message suggests). ``only``: see :func:`pair_maps`.
+    """
     conv = check_convention(convention)  # before any file is read
-    pairs, lonely = pair_maps(gt_dir, pred_dir, missing)
+    pairs, lonely = pair_maps(gt_dir, pred_dir, missing, only)
+    skip = missing == "skip"
     workers = workers or default_workers()
     # chunks of at most 8 maps, so that the workers finish at about the same time
     chunk = max(1, min(8, len(pairs) // (workers * 4) or 1))
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
     totals: dict = {}
     count = resized = 0
+    broken: list[str] = []
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
     # forked workers, each with OpenCV's default threads: changing OpenCV's thread count in a
     # forked child (or importing SciPy there) can deadlock when the parent runs other threads
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         conventions = [convention] * len(chunks)
-        results = (pool or _Serial()).map(_score_chunk, chunks, conventions)
-        for part, n, r in results:
+        results = (pool or _Serial()).map(_score_chunk, chunks, conventions, [skip] * len(chunks))
+        for part, n, r, bad in results:
             for k, v in part.items():
                 totals[k] = totals[k] + v if k in totals else v
             count += n
             resized += r
-            bar.update(n)
+            broken += bad
+            bar.update(n + len(bad))
+    except DataError as err:  # raised in a worker: add how to score the others
+        raise DataError(f"{err}; set {skip_hint} to score the others") from None
     finally:
         if pool:
             pool.shutdown()
         bar.close()
+    if not count:
+        raise DataError(f"no map in {pred_dir} could be scored: {'; '.join(broken[:3])}")
     values, curves = conv.summarise(totals, count), conv.curves(totals, count)
-    return FolderScore(values, curves, count, resized, lonely)
+    return FolderScore(values, curves, count, resized, lonely, broken)
 
 
 class _Serial:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 
 class UserError(Exception):
@@ -16,6 +18,37 @@ class UserError(Exception):
 class DataError(ValueError):
     """Bad data: reported as one line, before any training starts (also importable from
     :mod:`ras_lightning.data`)."""
+
+
+def require(cfg: Any, keys: Mapping[str, str], example: str) -> None:
+    """Stop with one line naming the first of ``keys`` (key -> what it is) that is unset
+    (``???`` or null) in ``cfg``, with ``example``: a whole command that works.
+
+    The entry points' configs keep ``hydra.run.dir`` free of these keys, so Hydra composes
+    the config without them and this check, not a long Hydra traceback, reports them."""
+    from omegaconf import OmegaConf
+
+    for key, what in keys.items():
+        if OmegaConf.select(cfg, key, throw_on_missing=False, default=None) in (None, ""):
+            raise UserError(
+                f"missing {key}=... ({what}); e.g. {example}  (--help lists every setting)"
+            )
+
+
+def check_outside(output: str | Path, folders: Mapping[str, str | Path | None]) -> None:
+    """Refuse (:class:`UserError`) an ``output`` folder that is one of ``folders`` (setting
+    -> data folder) or inside one, symlinks resolved: outputs never go into a dataset."""
+    out = Path(output).expanduser().resolve()
+    for name, folder in folders.items():
+        if folder is None:
+            continue
+        data = Path(folder).expanduser().resolve()
+        if out == data or data in out.parents:
+            where = "is" if out == data else "is inside"
+            raise UserError(
+                f"output_dir {output} {where} {name} ({folder}): nothing is written into a "
+                "dataset; choose an output_dir outside it"
+            )
 
 
 def _one_line(err: BaseException) -> str:
@@ -29,9 +62,17 @@ def _one_line(err: BaseException) -> str:
 @contextmanager
 def user_errors(*extra: type[BaseException]) -> Iterator[None]:
     """Turn :class:`UserError` (and ``extra`` types) into ``error: <message>`` and exit 1."""
+    from omegaconf.errors import MissingMandatoryValue
+
     kinds = (UserError, DataError, FloatingPointError, *extra)
     try:
         yield
+    except MissingMandatoryValue as err:  # a ``???`` key that no check above named
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        key = getattr(err, "full_key", "") or _one_line(err)
+        print(f"error: missing mandatory setting {key}=... (see --help)", file=sys.stderr)
+        sys.exit(1)
     except kinds as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
