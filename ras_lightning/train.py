@@ -23,6 +23,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 import ras_lightning.utils.resolvers  # noqa: F401  (registers the config resolvers)
+from ras_lightning.training.checkpoint_io import AtomicCheckpointIO
+from ras_lightning.training.config_checks import (
+    check_checkpoint,
+    check_group_choices,
+    check_values,
+    conf_dir,
+)
 from ras_lightning.training.loggers import build_loggers
 from ras_lightning.utils.errors import UserError, user_errors
 
@@ -61,6 +68,9 @@ def instantiate_model(cfg: DictConfig, **kwargs: Any) -> L.LightningModule:
 def run(cfg: DictConfig) -> float | None:
     """Fit and test as configured; write ``metrics.json``; return ``cfg.optimized_metric``."""
     out_dir = Path(cfg.paths.output_dir)
+    # every bad value is one line naming its key, before any data is read
+    check_values(cfg)
+    check_checkpoint(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -92,7 +102,11 @@ def run(cfg: DictConfig) -> float | None:
             cb_cfg = OmegaConf.merge(cb_cfg, {"monitor": f"val/{val_names[0]}/max_f"})
         callbacks.append(instantiate(cb_cfg))
     loggers = build_loggers(cfg)
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # checkpoints are written beside their final name and renamed into place
+    plugins = [*(cfg.trainer.get("plugins") or []), AtomicCheckpointIO()]
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+    )
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
@@ -138,10 +152,18 @@ def run(cfg: DictConfig) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def _hydra_main(cfg: DictConfig) -> float | None:
     with user_errors():
         log.info("run dir: %s", HydraConfig.get().runtime.output_dir)
         return run(cfg)
+
+
+def main() -> float | None:
+    """The ``train`` command: config-group choices are checked first (``strategy=v3`` is one
+    line listing the choices), then Hydra composes the config and :func:`run` runs it."""
+    with user_errors():
+        check_group_choices(sys.argv[1:], conf_dir())
+    return _hydra_main()
 
 
 if __name__ == "__main__":

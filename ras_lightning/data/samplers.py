@@ -1,9 +1,11 @@
-"""An evaluation sampler for DDP that splits a dataset without padding it."""
+"""Samplers: the seeded training order (resumable) and an evaluation sampler for DDP that
+splits a dataset without padding it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 
+import numpy as np
 from torch.utils.data import DistributedSampler
 
 
@@ -23,3 +25,35 @@ class UnpaddedDistributedSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The augmentation seed of sample ``index`` in ``epoch``: a function of the three only, so
+    a resumed run draws the same augmentations as the straight run (any worker count)."""
+    return int(np.random.SeedSequence([seed % 2**32, epoch, index]).generate_state(1)[0])
+
+
+class SeededEpochSampler(DistributedSampler):
+    """Training order and augmentation seeds that depend only on ``(seed, epoch)``.
+
+    Yields ``(index, sample_seed)`` pairs: the order is a permutation seeded by ``seed +
+    epoch`` (PyTorch's ``DistributedSampler``, also in one process, so under DDP each rank
+    takes its shard of the same permutation), and the dataset seeds each sample's augmentation
+    from its pair. Lightning calls :meth:`set_epoch` before every epoch, so stopping after
+    any epoch and resuming replays exactly the straight run's data.
+    """
+
+    def __init__(self, dataset: Sized, seed: int = 0) -> None:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            world, rank = dist.get_world_size(), dist.get_rank()
+        else:
+            world, rank = 1, 0
+        super().__init__(
+            dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
+        )
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        for index in super().__iter__():
+            yield index, sample_seed(self.seed, self.epoch, index)

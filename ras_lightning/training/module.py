@@ -5,13 +5,17 @@ loss, the optimizer and the scheduler, as in lightning-hydra-template."""
 from __future__ import annotations
 
 import inspect
+import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 
 from ras_lightning.inference.protocol import MINMAX_EPS
 from ras_lightning.metrics import SODMetrics
@@ -20,6 +24,32 @@ from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervisi
 from ras_lightning.utils.errors import UserError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+log = logging.getLogger(__name__)
+
+
+def rng_states() -> dict[str, Any]:
+    """Python's, NumPy's and torch's (CPU and CUDA) global random states, as tensors and
+    plain values (``eval``/``predict`` read checkpoints with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`rng_states` returned (CUDA only where the devices match)."""
+    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    cuda = states.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def authors_map(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -196,6 +226,51 @@ class RASModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_sets("test", self.test_names, self.test_metrics)
+
+    # -- resuming --------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the global random streams, restored on resume (data order and augmentation depend
+        # on (seed, epoch) only: data/samplers.py)
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "rng_states" in checkpoint:
+            set_rng_states(checkpoint["rng_states"])
+        # The lr schedule is the current config's, evaluated at the checkpoint's epoch: the
+        # saved factors (e.g. a cosine planned for fewer epochs) are dropped so that a run
+        # resumed with a larger trainer.max_epochs is re-planned for its new length instead
+        # of training on at lr 0 (see on_train_start, which sets the groups' lrs).
+        for sched in checkpoint.get("lr_schedulers", []):
+            lambdas = sched.get("lr_lambdas")
+            if lambdas:
+                self._saved_schedule = [dict(f) if f else {} for f in lambdas]
+                sched["lr_lambdas"] = [None] * len(lambdas)
+
+    def on_train_start(self) -> None:
+        saved = getattr(self, "_saved_schedule", None)
+        if saved is None:
+            return
+        self._saved_schedule = None
+        for config in self.trainer.lr_scheduler_configs:
+            sched = config.scheduler
+            if not isinstance(sched, LambdaLR):
+                continue
+            epoch = sched.last_epoch
+            old = [f.get("max_epochs") for f in saved]
+            new = [getattr(f, "max_epochs", None) for f in sched.lr_lambdas]
+            if old != new:
+                log.warning(
+                    "resumed at epoch %d with trainer.max_epochs=%s: the lr schedule planned "
+                    "for %s epochs is re-planned for %s (lr now as a run of that length)",
+                    epoch,
+                    self.trainer.max_epochs,
+                    old[-1],
+                    new[-1],
+                )
+            groups = sched.optimizer.param_groups
+            for group, base, factor in zip(groups, sched.base_lrs, sched.lr_lambdas, strict=True):
+                group["lr"] = base * factor(epoch)  # as LambdaLR.step computes it
+            sched._last_lr = [g["lr"] for g in groups]
 
     # -- optimisation ----------------------------------------------------------------------
     def parameter_groups(self) -> list[dict[str, Any]]:
