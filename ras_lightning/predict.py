@@ -110,12 +110,13 @@ def plan_outputs(base: Path, files: list[Path], out: Path, to_file: bool) -> lis
     return [Job(f, d) for f, d in zip(media, dests, strict=True)]
 
 
-def _check_output(base: Path, out: Path, to_file: bool) -> None:
-    """Refuse an output inside the input folder, under a file, or in a folder this user
-    cannot write: before any work, creating nothing."""
+def _check_output(base: Path, out: Path, to_file: bool, one_file: bool) -> None:
+    """Refuse an output inside the input folder (``one_file``: a single input file, whose
+    folder may take outputs of other names), under a file, or in a folder this user cannot
+    write: before any work, creating nothing."""
     folder = out.parent if to_file else out
     b, o = base.resolve(), folder.resolve()
-    if o == b or b in o.parents:
+    if not one_file and (o == b or b in o.parents):
         raise UserError(
             f"output {out} is inside the input folder {base}; choose another folder "
             "(predict never writes into its input)"
@@ -201,8 +202,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     base, files = collect_inputs(str(cfg.input), bool(cfg.recursive))
     out = Path(str(cfg.output)).expanduser()
     to_file = out.suffix.lower() in FILE_EXTS and not out.is_dir()
-    _check_output(base, out, to_file)
+    one_file = Path(str(cfg.input)).expanduser().is_file()
+    _check_output(base, out, to_file, one_file)
     jobs = plan_outputs(base, files, out, to_file)
+    inputs = {f.resolve() for f in files}
+    for job in jobs:
+        if job.dest.resolve() in inputs:
+            raise UserError(f"output {job.dest} is an input file; predict never overwrites one")
     if to_file and jobs and jobs[0].video != is_video(out):
         what = "a video" if jobs[0].video else "a photo"
         raise UserError(f"output={out}: input {jobs[0].src} is {what}; name a matching file")
