@@ -164,6 +164,14 @@ def verify_sets(
     files = [("image", s.image) for v in sets.values() for s in v]
     files += [("mask", s.mask) for v in sets.values() for s in v if s.mask]
     outcomes, decoded = decode_all(files, progress)
+    log.info(
+        "checked %d files by decoding them (%d decoded, %d unchanged since the cached check) "
+        "in %.1f s",
+        len(set(files)),
+        decoded,
+        len(set(files)) - decoded,
+        time.perf_counter() - start,
+    )
     kept: dict[str, list[Sample]] = {}
     for name, samples in sets.items():
         problems: list[tuple[Sample, str]] = []
@@ -177,12 +185,4 @@ def verify_sets(
                 problems.append((s, mismatch_message(s.image, s.mask, tuple(isize), tuple(msize))))
         where = f"dataset '{name}'"
         kept[name] = drop_problems(samples, problems, where, on_unpaired) if problems else samples
-    log.info(
-        "checked %d files by decoding them (%d decoded, %d unchanged since the cached check) "
-        "in %.1f s",
-        len(set(files)),
-        decoded,
-        len(set(files)) - decoded,
-        time.perf_counter() - start,
-    )
     return kept
