@@ -19,7 +19,8 @@ class TrainCollate:
     as F3Net's ``collate``); a sample of another size is resized ONCE, straight from its
     (cropped) full-size arrays, with ``cv2.resize(INTER_LINEAR)`` for photo and mask, as the
     authors' collate. v1 samples arrive at their final size and are only stacked. The draw
-    uses Python's ``random``, which Lightning seeds in the main process and per worker.
+    comes from the samples' seeds when they carry them (training through
+    :class:`~ras_lightning.data.samplers.SeededEpochSampler`), else from Python's ``random``.
     """
 
     def __init__(self, sizes: Sequence[int]) -> None:
@@ -28,7 +29,13 @@ class TrainCollate:
         self.sizes = [int(s) for s in sizes]
 
     def __call__(self, batch: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-        size = self.sizes[0] if len(self.sizes) == 1 else random.choice(self.sizes)
+        if len(self.sizes) == 1:
+            size = self.sizes[0]
+        elif all("seed" in s for s in batch):  # from the samples' seeds: resumable
+            rng = np.random.default_rng([s["seed"] for s in batch])
+            size = self.sizes[int(rng.integers(len(self.sizes)))]
+        else:
+            size = random.choice(self.sizes)
         images, masks = [], []
         for sample in batch:
             image, mask = sample["image"], sample["mask"]
