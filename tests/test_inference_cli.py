@@ -94,27 +94,22 @@ def test_folded_batchnorm_gives_the_same_maps(version: str) -> None:
             assert float((a - b).abs().max()) <= 1e-4 * (1 + float(a.abs().max()))
 
 
-def test_predict_masks_cutouts_skips_and_never_writes_into_input(
+def test_predict_masks_skips_and_never_writes_into_input(
     trained_ckpt: Path, tmp_path: Path
 ) -> None:
+    # more of predict (output types, videos, same stems, resume): tests/test_predict.py
     src = mixed_photos(tmp_path)
     before = sorted(p.name for p in src.rglob("*"))
     out = tmp_path / "out"
     res = run_cli(
-        "predict",
-        f"weights={trained_ckpt}",
-        f"input={src}",
-        f"output={out}",
-        "cutout=true",
-        "recursive=true",
+        "predict", f"weights={trained_ckpt}", f"input={src}", f"output={out}", "recursive=true"
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "3 written, 2 skipped" in res.stdout
+    assert "3 written, 2 skipped (1 unreadable, 1 not an image or video)" in res.stdout
     assert "notes.txt" in res.stdout + res.stderr and "broken.jpg" in res.stdout + res.stderr
     assert Image.open(out / "a.png").size == (70, 50)
     assert Image.open(out / "gray.png").size == (30, 40)
     assert Image.open(out / "sub" / "b.png").size == (44, 33)
-    assert Image.open(out / "a_cutout.png").mode == "RGBA"
     assert sorted(p.name for p in src.rglob("*")) == before
     res = run_cli("predict", f"weights={trained_ckpt}", f"input={src}", f"output={src / 'x'}")
     assert res.returncode == 1 and "inside the input folder" in res.stderr
