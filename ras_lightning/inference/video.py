@@ -55,32 +55,35 @@ def predict_video(
     if not cap.isOpened():
         raise DataError(f"cannot read video {src}")
     fps = cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
-    size = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.stem}.part{dest.suffix}")
     fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(dest.suffix.lower(), "mp4v"))
-    writer = cv2.VideoWriter(str(part), fourcc, fps, size)
+    writer: cv2.VideoWriter | None = None  # opened at the first frame: no folder before that
     n = 0
+    bar = tqdm(total=total, unit="frame", desc=src.name, disable=not progress, leave=False)
     try:
-        if not writer.isOpened():
-            raise UserError(f"cannot write video {dest}: OpenCV could not open it for writing")
-        bar = tqdm(total=total, unit="frame", desc=src.name, disable=not progress, leave=False)
         for (_, frame), smap in predictor.iter_predict(((i, f), f) for i, f in _frames(cap)):
+            if writer is None:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                size = frame.shape[1], frame.shape[0]  # the decoded frames' own size
+                writer = cv2.VideoWriter(str(part), fourcc, fps, size)
+                if not writer.isOpened():
+                    raise UserError(f"cannot write video {dest}: OpenCV cannot open it to write")
             writer.write(to_video_frame(make(frame, smap)))
             n += 1
             bar.update(1)
-        bar.close()
-        writer.release()
-        if n == 0:
+        if writer is None:
             raise DataError(f"cannot read video {src}: no frame could be decoded")
+        writer.release()
         if not part.is_file() or part.stat().st_size == 0:
             raise UserError(f"cannot write video {dest}: nothing was written (disk full?)")
         os.replace(part, dest)
     except OSError as err:
         raise UserError(f"cannot write video {dest}: {err.strerror or err}") from None
     finally:
+        bar.close()
         cap.release()
-        writer.release()
-        part.unlink(missing_ok=True)
+        if writer is not None:
+            writer.release()
+            part.unlink(missing_ok=True)
     return n
