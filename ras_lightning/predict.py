@@ -169,10 +169,14 @@ def _settings(cfg: DictConfig) -> tuple[str, float, np.ndarray | None]:
     elif kind == "background":
         raise UserError("type=background needs background=PATH (an image)")
     try:
-        check_type(kind, float(cfg.threshold))
+        threshold = float(cfg.threshold)
+    except (TypeError, ValueError):
+        raise UserError(f"threshold must be a number in 0..1, got {cfg.threshold!r}") from None
+    try:
+        check_type(kind, threshold)
     except ValueError as err:
         raise UserError(str(err).replace("type must", "type= must")) from None
-    return kind, float(cfg.threshold), background
+    return kind, threshold, background
 
 
 @dataclass
