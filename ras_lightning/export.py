@@ -19,29 +19,35 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import torch
 from omegaconf import DictConfig
 
 from ras_lightning.data.normalization import F3NET_MEAN, F3NET_STD, IMAGENET_MEAN, IMAGENET_STD
-from ras_lightning.inference.torch_predictor import fold_batchnorm
-from ras_lightning.models.weights import Weights, load_weights
 from ras_lightning.utils.errors import UserError, require, user_errors
-from ras_lightning.utils.timing import model_size_mb
+
+if TYPE_CHECKING:  # torch is imported when needed: --help and argument errors stay fast
+    import torch
+
+    from ras_lightning.models.weights import Weights
 
 log = logging.getLogger("ras_lightning.export")
 
 
-class _Finest(torch.nn.Module):
+def _finest(net: torch.nn.Module) -> torch.nn.Module:
     """A RAS network's finest side output only (the saliency logits)."""
+    import torch
 
-    def __init__(self, net: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = net
+    class Finest(torch.nn.Module):
+        def __init__(self, net: torch.nn.Module) -> None:
+            super().__init__()
+            self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)[0]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x)[0]
+
+    return Finest(net)
 
 
 def export_onnx(
@@ -56,12 +62,13 @@ def export_onnx(
     PyTorch's TorchScript-based exporter (``dynamo=False``: ~1 s here, the dynamo exporter
     ~20 s for the same graph), with ``meta`` stored as metadata."""
     import onnx
+    import torch
 
     names = ["side0"] if finest_only else [f"side{i}" for i in range(net.num_side_outputs)]
     dyn = {n: {0: "batch", 2: "height", 3: "width"} for n in ["image", *names]}
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
-            _Finest(net).eval() if finest_only else net,
+            _finest(net).eval() if finest_only else net,
             (torch.randn(1, 3, 352, 352),),
             str(path),
             input_names=["image"],
@@ -83,6 +90,8 @@ def export_onnx(
 
 def _check(kind: str, path: Path, net: torch.nn.Module, sizes: list) -> tuple[float, float]:
     """(max |diff|, max |diff| / (1 + max |logit|)) of the file against PyTorch."""
+    import torch
+
     worst = scaled = 0.0
     if kind == "onnx":
         import onnxruntime as ort
@@ -113,6 +122,8 @@ def export_metadata(weights: Weights) -> dict[str, str]:
     after scaling the pixels to ``pixel_range``, ``preprocess`` in words), the output
     (``output``: logits; ``postprocess`` in words), ``ras_version``, ``recipe`` and
     ``size_mb``; ``version``/``size``/``outputs`` are kept for files read by older code."""
+    from ras_lightning.utils.timing import model_size_mb
+
     v1 = weights.recipe == "v1"
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if v1 else (F3NET_MEAN, F3NET_STD)
     order = (
@@ -161,6 +172,11 @@ def run(cfg: DictConfig) -> float:
     )
     if cfg.format not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, got {cfg.format!r}")
+    import torch
+
+    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.weights import load_weights
+
     weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
     out = Path(str(cfg.output)).expanduser()
     if out.is_dir():
