@@ -164,11 +164,11 @@ def test_labels_alpha_exif_and_skips_train_with_real_masks(tmp_path: Path) -> No
 
 
 def test_truncated_photos_stop_the_run_before_training_cached_and_under_ddp(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """12 truncated test photos: one line naming 10 of them and the count, before training;
-    the second run (under trainer=ddp_sim) decodes nothing, takes the outcomes from the cache
-    and names the same files."""
+    """12 truncated test photos: one line naming 10 of them and the count, before training.
+    A first check (in this process) fills the cache; the CLI run under trainer=ddp_sim then
+    decodes nothing, takes every outcome (the errors too) from the cache and names the files."""
     root = tmp_path / "data"
     _make_set(root, "TR", 6)
     te = _make_set(root, "TE", 14, seed=20)
@@ -176,23 +176,26 @@ def test_truncated_photos_stop_the_run_before_training_cached_and_under_ddp(
         _truncate(te / "images" / f"{i:04d}.jpg")
     before = sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*"))
     cache = tmp_path / "cache"
-    outs = []
-    for attempt, extra in enumerate([[], ["trainer=ddp_sim"]]):
-        run = tmp_path / f"run{attempt}"
-        args = [f"data.root={root}", f"hydra.run.dir={run}", *RUN, *extra, "data.train_set=TR"]
-        args += ["data.val_sets=[]", "data.val_fraction=0", "data.test_sets=[TE]"]
-        res = run_cli("train", *args, env={"RAS_LIGHTNING_CACHE": str(cache)})
-        assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
-        (line,) = _errors(res.stderr)
-        assert line.startswith("error: dataset 'TE': 12 bad files: cannot read image "), line
-        named = re.findall(r"cannot read image \S*/TE/images/(\d+)\.jpg: ", line)
-        assert named == [f"{i:04d}" for i in range(10)], line
-        assert line.endswith("... (fix them or set data.on_unpaired=skip)"), line
-        assert not (run / "checkpoints").exists()  # stopped before training
-        outs.append(res.stdout + res.stderr)
-    assert re.search(r"checked 28 files by decoding them \(28 decoded", outs[0]), outs[0][-2000:]
-    assert re.search(r"checked 28 files .*\(0 decoded, 28 unchanged", outs[1]), outs[1][-2000:]
-    assert any((cache / "decode").glob("*.json"))
+    monkeypatch.setenv("RAS_LIGHTNING_CACHE", str(cache))
+    dm = SODDataModule(str(root), "TR", [], ["TE"], image_size=32, val_fraction=0.0)
+    with pytest.raises(DataError, match=r"^dataset 'TE': 12 bad files: cannot read image "):
+        dm.setup()
+    assert len(list((cache / "decode").glob("*.json"))) == 4  # TR and TE, photos and masks
+
+    run = tmp_path / "run"
+    args = [f"data.root={root}", f"hydra.run.dir={run}", *RUN, "trainer=ddp_sim"]
+    args += ["data.train_set=TR", "data.val_sets=[]", "data.val_fraction=0", "data.test_sets=[TE]"]
+    res = run_cli("train", *args, env={"RAS_LIGHTNING_CACHE": str(cache)})
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    (line,) = _errors(res.stderr)
+    assert line.startswith("error: dataset 'TE': 12 bad files: cannot read image "), line
+    named = re.findall(r"cannot read image \S*/TE/images/(\d+)\.jpg: ", line)
+    assert named == [f"{i:04d}" for i in range(10)], line
+    assert line.endswith("... (fix them or set data.on_unpaired=skip)"), line
+    assert not (run / "checkpoints").exists()  # stopped before training
+    log = res.stdout + res.stderr
+    assert re.search(r"checked 12 files .*\(0 decoded, 12 unchanged", log), log[-2000:]
+    assert re.search(r"checked 28 files .*\(0 decoded, 28 unchanged", log), log[-2000:]
     assert sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
 
 
