@@ -94,7 +94,7 @@ def _workers() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(16, cpus))
+    return max(1, min(8, cpus))  # bounded: a few huge photos decode at once
 
 
 def decode_all(
