@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,9 +161,10 @@ class SODDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup('fit') first"
-        # order and augmentation seeds depend only on (seed, epoch): resuming is exact
-        # the run's seed (``seed=``, set by seed_everything; else this process's torch seed)
-        seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed() % 2**31))
+        # order and augmentation seeds depend only on (seed, epoch): resuming is exact;
+        # the run's seed (``seed=``, set by seed_everything), else one from Python's random
+        env_seed = os.environ.get("PL_GLOBAL_SEED")
+        seed = int(env_seed) if env_seed is not None else random.getrandbits(31)
         sampler = SeededEpochSampler(self.train_data, seed=seed)
         if self.trainer is not None:  # Lightning sets it per epoch; a resumed run starts here
             sampler.set_epoch(self.trainer.current_epoch)
