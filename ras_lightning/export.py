@@ -157,6 +157,8 @@ def export_official(weights: Weights, path: Path) -> int:
     """``weights``' network as a plain state dict in the authors' key layout at ``path``;
     returns the number of tensors. BatchNorm is not folded: their code builds the unfolded
     network."""
+    import torch
+
     state = {
         k: v.detach().clone().contiguous() for k, v in weights.net.official_state_dict().items()
     }
