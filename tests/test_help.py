@@ -94,3 +94,20 @@ def test_paths_with_commas_brackets_spaces_and_accents_quoted_as_the_readme(
     # unquoted, Hydra's grammar refuses the same value
     res = run_cli("score", f"gt_dir={odd / 'gt'}", f"pred_dir={odd / 'maps'}", "output_dir=o")
     assert res.returncode == 1 and not (tmp_path / "o").exists()
+
+
+def test_benchmark_reports_each_phase_as_it_goes(tmp_path: Path) -> None:
+    from tests.test_export import tiny_ckpt
+
+    ckpt = tiny_ckpt(tmp_path / "ras.ckpt")
+    res = run_cli(
+        "benchmark", f"weights={ckpt}", "size=64", "runs=2", "warmup=1", "onnxruntime=false"
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    progress = [ln for ln in res.stderr.splitlines() if ln.startswith("benchmark: ")]
+    # a line before each timed phase and one with its result after it, then the table
+    assert "1 warm-up + 2 timed runs at 64x64" in progress[0]
+    assert progress[1] == "benchmark: eager fp32 (the authors' loop) ..."
+    assert progress[2].startswith("benchmark: eager fp32 (the authors' loop): ")
+    assert "FPS (" in progress[2] and len(progress) == 5
+    assert "| eager fp32 (the authors' loop) |" in res.stdout
