@@ -127,6 +127,30 @@ def test_resume_after_an_epoch_equals_the_straight_run(runs: dict[str, Path]) ->
         assert mb[key] == pytest.approx(value, abs=1e-6), key
 
 
+def test_sigterm_mid_epoch_then_resume_equals_the_straight_run(
+    demo_root: Path, tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    # SIGTERM after global step 3 = the first of epoch 1's two batches: interrupted.ckpt is
+    # saved mid-epoch; the resumed run trains only epoch 1's second batch, then tests
+    killed, resumed = tmp_path / "killed", tmp_path / "resumed"
+    kill = ["+callbacks.kill._target_=tests.stop_callbacks.SigtermAtStep", "+callbacks.kill.step=3"]
+    res = run_cli(
+        "train", *tiny_train_args(demo_root, killed, *SMALL, "trainer.max_epochs=2", *kill)
+    )
+    assert res.returncode != 0
+    ckpt = killed / "checkpoints" / "interrupted.ckpt"
+    assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 3
+    _train(demo_root, resumed, "trainer.max_epochs=2", f"ckpt_path={ckpt}")
+    a, b = _state(runs["straight"]), _state(resumed)
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f"{len(differ)} of {len(a)} tensors differ, e.g. {differ[:3]}"
+    ma = json.loads((runs["straight"] / "metrics.json").read_text())
+    mb = json.loads((resumed / "metrics.json").read_text())
+    assert ma.keys() == mb.keys()
+    for key, value in ma.items():
+        assert mb[key] == pytest.approx(value, abs=1e-6), key
+
+
 def test_extending_a_finished_run_replans_the_lr_schedule(runs: dict[str, Path]) -> None:
     # the 1-epoch run's cosine ends at lr 0; extended to 2 epochs, epoch 1 trains at the
     # lr of a 2-epoch plan (the straight run's), not at 0

@@ -159,6 +159,16 @@ class SODDataModule(L.LightningDataModule):
             kw["persistent_workers"] = self.persistent_workers
         return kw
 
+    def _batches_done_this_epoch(self) -> int:
+        """Batches of the current epoch a restored checkpoint had trained (0 at an epoch's
+        start): Lightning restarts a mid-epoch checkpoint's epoch loop at that batch index but
+        iterates the loader from its start, so the sampler skips what was trained."""
+        epoch_loop = self.trainer.fit_loop.epoch_loop
+        if not epoch_loop.restarting:  # a fresh run, or resumed at an epoch's end
+            return 0
+        # ``processed``: also counts the batch of a checkpoint saved in on_train_batch_end
+        return int(epoch_loop.batch_progress.current.processed)
+
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup('fit') first"
         # order and augmentation seeds depend only on (seed, epoch): resuming is exact;
@@ -168,6 +178,9 @@ class SODDataModule(L.LightningDataModule):
         sampler = SeededEpochSampler(self.train_data, seed=seed)
         if self.trainer is not None:  # Lightning sets it per epoch; a resumed run starts here
             sampler.set_epoch(self.trainer.current_epoch)
+            done = self._batches_done_this_epoch()
+            if done:  # restored mid-epoch: continue with the batches not trained yet
+                sampler.resume_at(self.trainer.current_epoch, done * self.batch_size)
         # the authors keep the smaller last batch (drop_last=False in both recipes)
         return DataLoader(
             self.train_data,

@@ -54,6 +54,19 @@ class SeededEpochSampler(DistributedSampler):
             dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
         )
 
+        self._resume: tuple[int, int] | None = None  # (epoch, samples already trained)
+
+    def resume_at(self, epoch: int, samples: int) -> None:
+        """Skip the first ``samples`` of this rank's order in ``epoch`` (a run stopped mid-epoch,
+        e.g. by SIGTERM, resumes with the batches it had not trained yet)."""
+        self._resume = (epoch, samples)
+
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
-        for index in super().__iter__():
-            yield index, sample_seed(self.seed, self.epoch, index)
+        skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
+        for i, index in enumerate(super().__iter__()):
+            if i >= skip:
+                yield index, sample_seed(self.seed, self.epoch, index)
+
+    def __len__(self) -> int:
+        skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
+        return max(0, super().__len__() - skip)

@@ -117,6 +117,7 @@ class RASModule(L.LightningModule):
         eval_size: int = 352,
     ) -> None:
         super().__init__()
+        self._lr_logged_epoch = -1  # see training_step
         self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         if net is None:
             net = RAS(
@@ -178,6 +179,12 @@ class RASModule(L.LightningModule):
             )
         bs = batch["image"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        if self._lr_logged_epoch != self.current_epoch:
+            # once per epoch, at its first batch in this process (an epoch resumed mid-way
+            # logs it too): the head's lr (the backbone's is x backbone_lr_mult)
+            lr = self.trainer.optimizers[0].param_groups[-1]["lr"]
+            self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=bs)
+            self._lr_logged_epoch = self.current_epoch
         # side index as in the paper: v1 sides 1..5, v2 sides 2..5
         first = 1 if self.net.version == "v1" else 2
         for i, side in enumerate(per_side, start=first):
@@ -188,8 +195,6 @@ class RASModule(L.LightningModule):
         optimizer = self.trainer.optimizers[0]
         if self.current_epoch == self.hparams.reset_optimizer_at_epoch:
             optimizer.state.clear()  # as re-creating the optimizer in the authors' v1 loop
-        # the head's lr (the backbone's is x backbone_lr_mult)
-        self.log("train/lr", optimizer.param_groups[-1]["lr"], on_step=False, on_epoch=True)
 
     # -- evaluation ------------------------------------------------------------------------
     def predict_maps(self, image: torch.Tensor) -> torch.Tensor:
