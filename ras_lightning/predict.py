@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS
@@ -35,7 +35,7 @@ from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, has_alpha, render, to_bgr
 from ras_lightning.inference.protocol import read_photo
 from ras_lightning.inference.video import VIDEO_EXTS, is_video, predict_video
-from ras_lightning.utils.errors import DataError, UserError, user_errors
+from ras_lightning.utils.errors import DataError, UserError, require, user_errors
 
 log = logging.getLogger("ras_lightning.predict")
 
@@ -199,9 +199,12 @@ class Tally:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict for ``cfg.input`` into ``cfg.output``; return the counts."""
-    for key in ("weights", "input", "output"):
-        if OmegaConf.is_missing(cfg, key):
-            raise UserError(f"predict needs {key}=...; e.g. {EXAMPLE}")
+    what = {
+        "weights": "our .ckpt, the authors' RAS.vN.pth or an exported .onnx",
+        "input": "a photo, video, folder or glob",
+        "output": "a folder, or with one input a file",
+    }
+    require(cfg, what, EXAMPLE)
     kind, threshold, background = _settings(cfg)
     base, files = collect_inputs(str(cfg.input), bool(cfg.recursive))
     out = Path(str(cfg.output)).expanduser()
