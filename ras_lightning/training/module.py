@@ -179,17 +179,19 @@ class RASModule(L.LightningModule):
             )
         bs = batch["image"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
-        if self._lr_logged_epoch != self.current_epoch:
-            # once per epoch, at its first batch in this process (an epoch resumed mid-way
-            # logs it too): the head's lr (the backbone's is x backbone_lr_mult)
-            lr = self.trainer.optimizers[0].param_groups[-1]["lr"]
-            self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=bs)
-            self._lr_logged_epoch = self.current_epoch
         # side index as in the paper: v1 sides 1..5, v2 sides 2..5
         first = 1 if self.net.version == "v1" else 2
         for i, side in enumerate(per_side, start=first):
             self.log(f"train/loss_side{i}", side, batch_size=bs)
         return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._lr_logged_epoch != self.current_epoch:
+            # once per epoch, at its first batch in this process (an epoch resumed mid-way
+            # logs it too): the head's lr (the backbone's is x backbone_lr_mult)
+            lr = self.trainer.optimizers[0].param_groups[-1]["lr"]
+            self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=1)
+            self._lr_logged_epoch = self.current_epoch
 
     def on_train_epoch_start(self) -> None:
         optimizer = self.trainer.optimizers[0]
