@@ -10,7 +10,7 @@ own, torch's import included), contenders alternating, ``--repeat`` rounds; a co
 speed is its best timed forward (``--iters`` after 2 warm-ups) over all rounds:
 
 * eager fp32, contiguous, ``torch.no_grad`` (the authors' test scripts);
-* channels-last; BatchNorm folded (``inference.torch_predictor.fold_batchnorm``); both;
+* channels-last; BatchNorm folded (``models.fusion.fold_batchnorm``); both;
 * ``torch.compile`` (inductor, with weight freezing) of the folded channels-last network;
   its compile time (first call) is reported separately; first round only (minutes here);
 * ONNX Runtime (CPU provider, all cores) on the folded network exported with ``torch.onnx``;
@@ -48,8 +48,8 @@ CONTENDERS = {
 def _net(version: str, fold: bool, channels_last: bool):  # noqa: ANN202
     import torch
 
-    from ras_lightning.inference.torch_predictor import fold_batchnorm
     from ras_lightning.models import RAS
+    from ras_lightning.models.fusion import fold_batchnorm
 
     torch.manual_seed(0)
     net = RAS(version=version, pretrained_backbone=False).eval()
@@ -122,7 +122,7 @@ def gflop_per_image(version: str, size: int) -> float:
 
 
 def export_onnx(version: str, path: Path) -> None:
-    from ras_lightning.export import export_onnx as write_onnx
+    from ras_lightning.models.export import export_onnx as write_onnx
 
     write_onnx(_net(version, True, False), path)
 

@@ -38,7 +38,7 @@ fps_authors_v1/v2    90 s  the authors' protocol (their v1/v2 ``test.py``): fp32
                            ``torch.no_grad()``. Also the first image's time and the FPS
                            without it
 fps_ours            150 s  batch 1, 352 px, after warm-up: eager fp32 (warm-up only), then
-                           BatchNorm folded (``inference.torch_predictor.fold_batchnorm``),
+                           BatchNorm folded (``models.fusion.fold_batchnorm``),
                            channels-last, cuDNN autotuning, ``inference_mode``, in fp32 and
                            fp16 autocast; and batched throughput, fp16 autocast, batch 32
                            (images/s, peak memory)
@@ -384,7 +384,7 @@ def _throughput(
 def stage_fps_ours(ctx: Ctx) -> None:
     import torch
 
-    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.fusion import fold_batchnorm
 
     dev, sync, amp = ctx.device(), ctx.sync(), ctx.amp_dtype()
     s = ctx.sz
@@ -445,7 +445,7 @@ def stage_compile(ctx: Ctx, version: str) -> None:
 
     import torch
 
-    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.fusion import fold_batchnorm
 
     limit = float(ctx.args.compile_limit or ctx.sz["compile_limit_s"])
     dev, sync, amp = ctx.device(), ctx.sync(), ctx.amp_dtype()

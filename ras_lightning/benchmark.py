@@ -35,7 +35,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     require(cfg, {"weights": "our .ckpt or the authors' RAS.v1.pth / RAS.v2.pth"}, EXAMPLE)
     import torch
 
-    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.fusion import fold_batchnorm
     from ras_lightning.models.weights import load_weights
     from ras_lightning.utils.devices import device_name, pick_device
     from ras_lightning.utils.timing import measure_fps, model_size_mb

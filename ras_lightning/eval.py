@@ -1,7 +1,7 @@
 """``python -m ras_lightning.eval``: the paper's evaluation for a checkpoint or released weights.
 
 For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``), made as
-the authors' test scripts make it (:mod:`inference.protocol`), scored in ``convention``
+the authors' test scripts make it (:mod:`data.protocol`), scored in ``convention``
 (``f3net``: the MATLAB evaluation behind the published tables, the default; or
 ``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
 (adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
@@ -41,8 +41,8 @@ EXAMPLE = (
 
 def run(cfg: DictConfig) -> dict:
     from ras_lightning.data.discovery import discover_set, find_set_dirs
+    from ras_lightning.data.protocol import read_photo
     from ras_lightning.inference.backends import make_predictor
-    from ras_lightning.inference.protocol import read_photo
     from ras_lightning.metrics.registry import CONVENTIONS
     from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
     from ras_lightning.metrics.scoring import check_complete, score_folder

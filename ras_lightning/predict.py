@@ -30,10 +30,10 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS
+from ras_lightning.data.protocol import read_photo
 from ras_lightning.data.readers import decode_photo
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, has_alpha, render, to_bgr
-from ras_lightning.inference.protocol import read_photo
 from ras_lightning.inference.video import VIDEO_EXTS, is_video, predict_video
 from ras_lightning.utils.errors import DataError, UserError, require, user_errors
 

@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from ras_lightning.data.collate import TrainCollate
+from ras_lightning.data.protocol import logits_to_map, network_input, resize_logits
 from ras_lightning.data.transforms import train_transform
-from ras_lightning.inference.protocol import logits_to_map, network_input, resize_logits
 from tests import authors_scripts
 from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
 from tests.conftest import ECSSD_DIR, REFERENCE, run_cli, seeded_official_state

@@ -13,8 +13,8 @@ import torch
 import yaml
 from PIL import Image
 
-from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
+from ras_lightning.models.fusion import fold_batchnorm
 from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.errors import DataError, UserError
 from tests.conftest import (

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from ras_lightning.inference.torch_predictor import fold_batchnorm
 from ras_lightning.models import RAS
 from ras_lightning.models.backbone import BACKBONES, ResNetFeatures
+from ras_lightning.models.fusion import fold_batchnorm
 from ras_lightning.utils.errors import UserError
 from tests.authors_reference import AuthorsRASv1, AuthorsRASv2
 from tests.conftest import manifest, save_seeded_official, seeded_official_state

@@ -9,12 +9,9 @@ and height (the project's one EXIF policy, :mod:`ras_lightning.data.readers`).
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from ras_lightning.data.readers import exif_orientation
-
-if TYPE_CHECKING:  # the annotation only: discovery imports this module
-    from ras_lightning.data.discovery import Sample
+from ras_lightning.data.sample import Sample
 
 _HEAD = 1024
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -16,8 +16,9 @@ from torch.utils.data import DataLoader
 from ras_lightning.data.collate import TrainCollate, eval_collate
 from ras_lightning.data.dataset import SODDataset
 from ras_lightning.data.demo import make_demo_data
-from ras_lightning.data.discovery import Sample, discover_set
+from ras_lightning.data.discovery import discover_set
 from ras_lightning.data.integrity import verify_sets
+from ras_lightning.data.sample import Sample
 from ras_lightning.data.samplers import SeededEpochSampler, UnpaddedDistributedSampler
 from ras_lightning.data.transforms import eval_transform, train_transform
 

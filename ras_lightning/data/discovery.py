@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ras_lightning.data.checks import check_headers
+from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
 
 log = logging.getLogger("ras_lightning.data")
@@ -32,15 +32,6 @@ KNOWN_LAYOUTS: list[tuple[str, str]] = [
     ("Image", "Mask"),
     ("img", "gt"),
 ]
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One photo and its mask (``mask`` is None for unlabelled inputs)."""
-
-    name: str
-    image: str
-    mask: str | None
 
 
 def _layouts_for(name: str) -> list[tuple[str, str]]:

@@ -25,8 +25,9 @@ import PIL
 from tqdm import tqdm
 
 from ras_lightning.data.checks import mismatch_message
-from ras_lightning.data.discovery import Sample, drop_problems
+from ras_lightning.data.discovery import drop_problems
 from ras_lightning.data.readers import decode_photo, mask_levels
+from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
 
 log = logging.getLogger("ras_lightning.data")

@@ -15,7 +15,7 @@ albumentations rotates and resizes with OpenCV, whose rotation centre and interp
 differ from PIL's ``Image.rotate`` / antialiased ``Image.resize`` that the authors call.
 
 Evaluation input: :func:`eval_transform` = the recipe's test script
-(:func:`ras_lightning.inference.protocol.network_input`).
+(:func:`ras_lightning.data.protocol.network_input`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ras_lightning.data.normalization import (  # noqa: E402
     IMAGENET_MEAN,
     IMAGENET_STD,
 )
-from ras_lightning.inference.protocol import RECIPES, network_input  # noqa: E402
+from ras_lightning.data.protocol import RECIPES, network_input  # noqa: E402
 
 
 class F3NetRandomCrop(A.DualTransform):

@@ -1,4 +1,5 @@
-"""Inference: the authors' test protocol around the network (:mod:`.protocol`), the batching
+"""Inference: the authors' test protocol around the network
+(:mod:`ras_lightning.data.protocol`), the batching
 predictor base (:mod:`.predictor`), the PyTorch and ONNX Runtime backends
 (:mod:`.torch_predictor`, :mod:`.onnx_predictor` with its cache :mod:`.onnx_cache`), the choice
 between them (:mod:`.backends`), the Python API (:mod:`.saliency_predictor`), and what

@@ -141,8 +141,8 @@ def atomic_file(dest: Path) -> Iterator[Path]:
 def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     """Export the network of ``weights`` to the cache entry ``dest`` (atomically); return the
     model size in MB. Imports torch. ``trust``: see :func:`models.weights.read_file`."""
-    from ras_lightning.export import export_onnx
-    from ras_lightning.inference.torch_predictor import fold_batchnorm
+    from ras_lightning.models.export import export_onnx
+    from ras_lightning.models.fusion import fold_batchnorm
     from ras_lightning.models.weights import load_weights
     from ras_lightning.utils.timing import model_size_mb
 

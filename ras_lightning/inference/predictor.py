@@ -1,5 +1,5 @@
 """What every inference backend shares, without torch: the authors' test protocol around the
-network (:mod:`ras_lightning.inference.protocol`) and batching."""
+network (:mod:`ras_lightning.data.protocol`) and batching."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ras_lightning.inference.protocol import logits_to_map, network_input
+from ras_lightning.data.protocol import logits_to_map, network_input
 
 
 class BatchedPredictor:

@@ -19,9 +19,9 @@ import numpy as np
 from omegaconf import OmegaConf
 from PIL import Image, ImageOps
 
+from ras_lightning.data.protocol import read_photo
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, render
-from ras_lightning.inference.protocol import read_photo
 from ras_lightning.utils.errors import UserError
 
 Photo = str | Path | Image.Image | np.ndarray

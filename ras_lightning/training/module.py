@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from ras_lightning.inference.protocol import MINMAX_EPS
+from ras_lightning.data.protocol import MINMAX_EPS
 from ras_lightning.metrics import SODMetrics
 from ras_lightning.models import RAS
 from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervision_loss
@@ -56,7 +56,7 @@ def authors_map(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The authors' saved 8-bit map of one image's (1, 1, h, w) finest logits, as float
     values 0..255 at ``size``: bilinear ``align_corners=True`` resize of the logits, sigmoid,
     per-image ``(r - min) / (max - min + 1e-8)``, x255, rounded half to even and saturated as
-    ``cv2.imwrite`` does (see :mod:`ras_lightning.inference.protocol`, the same steps in NumPy)."""
+    ``cv2.imwrite`` does (see :mod:`ras_lightning.data.protocol`, the same steps in NumPy)."""
     r = F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=True)
     r = torch.sigmoid(r)[0, 0]
     r = (r - r.min()) / (r.max() - r.min() + MINMAX_EPS)
