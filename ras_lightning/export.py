@@ -6,8 +6,9 @@ as the weights' recipe, any N/H/W) and returns the side-output **logits** at inp
 finest first (apply a sigmoid for the saliency probability). Everything a plain ONNX Runtime
 user needs is stored in the file (ONNX ``metadata_props``, TorchScript extra file
 ``meta.json``; :func:`ras_lightning.models.export.export_metadata`): RAS version, input size,
-mean/std and the pixel range they apply to, channel order, layout, what the output is. After writing, the command runs the
-file against PyTorch at two sizes and reports the largest difference.
+mean/std and the pixel range they apply to, channel order, layout, what the output is. After
+writing, the command runs the file against PyTorch at two sizes and reports the largest
+difference.
 
 ``format=official``: a plain state dict of tensors in the authors' ``RAS.v1.pth`` /
 ``RAS.v2.pth`` key layout (:meth:`RAS.official_state_dict`), which their test scripts load
