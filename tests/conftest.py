@@ -1,21 +1,28 @@
 """Shared fixtures and helpers: the read-only ../shared folder, tiny demo data, tiny photos
-and masks written to disk, seeded weights in the authors' layout, composed configs, and the
-real CLI in subprocesses."""
+and masks written to disk, seeded weights in the authors' layout, composed configs, the
+commands run in this process (:func:`run_command`, as ``make test`` runs them), one tiny
+trained checkpoint for the session (:func:`tiny_ckpt`), and the real CLI in subprocesses
+(:func:`run_cli`, for the smoke tests and the ``slow`` set)."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 from PIL import Image
 
 import ras_lightning.utils.resolvers  # noqa: F401  (config resolvers for compose())
@@ -28,13 +35,16 @@ ECSSD_DIR = SHARED / "data" / "ECSSD-100"
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-#: train overrides for a tiny CPU run on ``demo_root`` (64 px, batches of 4)
+#: train overrides for a tiny CPU run on ``demo_root``: ResNet-18 at 64 px, batches of 4, no
+#: "best" checkpoint callback (last.ckpt is the run's checkpoint)
 TINY = [
     "data.demo=false",
     "data.image_size=64",
     "data.batch_size=4",
     "data.eval_batch_size=6",
     "trainer.accelerator=cpu",
+    "model/backbone=resnet18",
+    "callbacks.model_checkpoint=null",
 ]
 
 
@@ -118,15 +128,67 @@ def tiny_train_args(demo_root: Path, run_dir: Path, *extra: str) -> list[str]:
     return [f"data.root={demo_root}", f"hydra.run.dir={run_dir}", *TINY, *extra]
 
 
-def compose_config(
-    *overrides: str, config: str = "train", return_hydra_config: bool = False
-) -> DictConfig:
-    """The config ``config`` (``train``, ``predict``, ...) composed with ``overrides`` from the
-    package's config folder, as its entry point composes it."""
+@functools.lru_cache(maxsize=256)
+def _composed(config: str, overrides: tuple[str, ...], return_hydra_config: bool) -> DictConfig:
     from ras_lightning import CONFIG_DIR
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config, overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+
+def compose_config(
+    *overrides: str, config: str = "train", return_hydra_config: bool = False
+) -> DictConfig:
+    """The config ``config`` (``train``, ``predict``, ...) composed with ``overrides`` from the
+    package's config folder, as its entry point composes it (each distinct composition once
+    per session; a fresh copy is returned)."""
+    return copy.deepcopy(_composed(config, tuple(overrides), return_hydra_config))
+
+
+def run_command(command: str, *overrides: str, run_dir: Path | None = None) -> Any:
+    """``ras_lightning.<command>.run(cfg)`` in this process, on the config its entry point
+    composes from ``overrides``, with what Hydra's job runner sets around it: the run folder
+    (``run_dir``, else the config's ``hydra.run.dir``) as ``hydra:runtime.output_dir`` and the
+    working folder as ``hydra:runtime.cwd``. Errors come out as raised (``UserError`` ...),
+    not as the command's one-line exit."""
+    cfg = compose_config(*overrides, config=command, return_hydra_config=True)
+    out = Path(run_dir) if run_dir is not None else Path(str(cfg.hydra.run.dir))
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out.resolve())
+        cfg.hydra.runtime.cwd = os.getcwd()
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    OmegaConf.set_struct(task, True)
+    try:
+        return importlib.import_module(f"ras_lightning.{command}").run(task)
+    finally:
+        HydraConfig.instance().cfg = None
+
+
+def tiny_train(demo_root: Path, run_dir: Path, *extra: str) -> Any:
+    """A tiny CPU training run (:data:`TINY`) on ``demo_root`` into ``run_dir``, in process;
+    returns ``train.run``'s value."""
+    return run_command("train", *tiny_train_args(demo_root, run_dir, *extra), run_dir=run_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's one trained checkpoint of ours: one tiny epoch (ResNet-18, 64 px, two
+    batches, v1 recipe as the demo data) through ``train.run``; for the inference, export and
+    eval tests. Read it, never write next to it."""
+    run = tmp_path_factory.mktemp("tiny_run")
+    tiny_train(
+        demo_root,
+        run,
+        "trainer.max_epochs=1",
+        "test=false",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+    )
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file(), f"the tiny run wrote no {ckpt}"
+    return ckpt
 
 
 def write_image(path: Path, array: np.ndarray) -> Path:
