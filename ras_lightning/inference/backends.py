@@ -61,10 +61,10 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
         )
         ort_predictor.minmax = bool(cfg.get("minmax", True))
         return ort_predictor
-    from ras_lightning.inference.torch_predictor import Predictor
+    from ras_lightning.inference.torch_predictor import TorchPredictor
     from ras_lightning.models.weights import load_weights
 
-    predictor = Predictor(
+    predictor = TorchPredictor(
         load_weights(cfg.weights, bool(cfg.get("trust_weights", False))),
         cfg.device,
         cfg.batch_size or 8,

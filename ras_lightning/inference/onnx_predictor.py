@@ -66,7 +66,7 @@ def _single_thread_blas() -> None:
 
 
 class OnnxPredictor(BatchedPredictor):
-    """Same interface as :class:`.torch_predictor.Predictor`, on ONNX Runtime (CPU).
+    """Same interface as :class:`.torch_predictor.TorchPredictor`, on ONNX Runtime (CPU).
 
     ``weights`` is an exported ``.onnx`` file or any ``weights=`` file (run through the ONNX
     cache in ``cache_dir``, see :func:`ras_lightning.inference.onnx_cache.cache_dir`; ``trust``: see

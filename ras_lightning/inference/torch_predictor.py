@@ -17,10 +17,10 @@ from ras_lightning.models.weights import Weights
 from ras_lightning.utils.devices import pick_device
 from ras_lightning.utils.timing import model_size_mb
 
-__all__ = ["Predictor"]
+__all__ = ["TorchPredictor"]
 
 
-class Predictor(BatchedPredictor):
+class TorchPredictor(BatchedPredictor):
     """Saliency maps for RGB photos of any size with a PyTorch network (CPU or GPU)."""
 
     def __init__(
