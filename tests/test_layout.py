@@ -1,5 +1,6 @@
-"""The package's layout: every module imports, no import circles, every dotted
-``ras_lightning.…`` name written in the code or the README exists."""
+"""The package's layout: imports only point down the layers of DESIGN.md, no import
+circles, every module imports, every dotted ``ras_lightning.…`` name written in the code or
+the README exists."""
 
 from __future__ import annotations
 
@@ -62,6 +63,94 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
 
     visit(ast.parse(path.read_text()))
     return {m for m in found if m in modules and m != name}
+
+
+#: DESIGN.md's floors: ``utils`` <- ``data``, ``models`` <- ``metrics`` <- ``training``,
+#: ``inference`` <- the entry points (the package's top-level modules) <- ``benchmarks``
+LAYERS = {"utils": 0, "data": 1, "models": 1, "metrics": 2, "training": 3, "inference": 3}
+ENTRY = 4
+
+
+def layer(module: str) -> int:
+    """The floor of a module of the package (``ras_lightning.conf`` holds no code)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return ENTRY  # the package's __init__ exports the public API
+    if parts[1] in LAYERS:
+        return LAYERS[parts[1]]
+    assert len(parts) == 2, f"{module}: a sub-package that is not a layer of DESIGN.md"
+    return ENTRY
+
+
+def _all_imports(source: str, name: str, is_package: bool = False) -> set[str]:
+    """Every module the code of module ``name`` names in an import statement, anywhere:
+    module level, inside functions (a lazy import points up as surely) and under
+    ``if TYPE_CHECKING:``."""
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return found
+
+
+def _upward(sources: dict[str, tuple[str, bool]], modules: set[str]) -> list[str]:
+    """``importer -> imported`` for every import of a higher floor (or of ``benchmarks``)."""
+    bad = []
+    for mod, (source, is_package) in sorted(sources.items()):
+        for target in sorted(_all_imports(source, mod, is_package)):
+            if target.split(".")[0] == "benchmarks":
+                bad.append(f"{mod} -> {target} (benchmarks sit above the package)")
+            elif target in modules and target != mod and layer(target) > layer(mod):
+                bad.append(f"{mod} (floor {layer(mod)}) -> {target} (floor {layer(target)})")
+    return bad
+
+
+def test_layer_of_each_floor() -> None:
+    assert layer("ras_lightning.utils.errors") == 0
+    assert layer("ras_lightning.data.readers") == layer("ras_lightning.models.ras") == 1
+    assert layer("ras_lightning.metrics.registry") == 2
+    assert layer("ras_lightning.training.module") == layer("ras_lightning.inference") == 3
+    assert layer("ras_lightning.eval") == layer("ras_lightning") == ENTRY
+
+
+def test_upward_finder_sees_lazy_relative_and_type_checking_imports() -> None:
+    modules = {
+        "ras_lightning.data.readers",
+        "ras_lightning.data.sample",
+        "ras_lightning.training.module",
+        "ras_lightning.metrics",
+        "ras_lightning.eval",
+        "ras_lightning.utils.errors",
+    }
+    code = (
+        "from typing import TYPE_CHECKING\n"
+        "from ras_lightning.utils.errors import UserError\n"
+        "from .sample import Sample\n"
+        "if TYPE_CHECKING:\n    from ras_lightning.training import module\n"
+        "def f():\n    import ras_lightning.eval\n"
+        "    from .. import metrics\n"
+    )
+    bad = _upward({"ras_lightning.data.readers": (code, False)}, modules)
+    assert [b.split(" -> ")[1].split(" ")[0] for b in bad] == [
+        "ras_lightning.eval",
+        "ras_lightning.metrics",
+        "ras_lightning.training.module",
+    ]
+    assert _upward({"ras_lightning.eval": (code, False)}, modules) == []
+
+
+def test_imports_only_point_down() -> None:
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py") if "conf" not in p.parts}
+    sources = {m: (p.read_text(), p.name == "__init__.py") for m, p in files.items()}
+    assert _upward(sources, set(files)) == []
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
