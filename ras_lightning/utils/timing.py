@@ -20,17 +20,25 @@ def measure_fps(
     warmup: int = 5,
     channels_last: bool = False,
     half: bool = False,
+    batch: int = 1,
+    autocast: torch.dtype | None = None,
 ) -> float:
-    """Forward passes per second of ``net`` on one (1, 3, size, size) input."""
+    """Images per second of ``net`` on one (batch, 3, size, size) input (forward passes per
+    second at batch 1), after ``warmup`` passes, synchronised at both ends. ``half``: fp16
+    autocast on CUDA only; ``autocast``: that dtype on any device (bf16 is a CPU's)."""
     import torch
 
-    x = torch.randn(1, 3, size, size, device=device)
+    x = torch.randn(batch, 3, size, size, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with (
         torch.inference_mode(),
-        torch.autocast(device.type, torch.float16, enabled=half and device.type == "cuda"),
+        torch.autocast(
+            device.type,
+            autocast or torch.float16,
+            enabled=autocast is not None or (half and device.type == "cuda"),
+        ),
     ):
         for _ in range(warmup):
             net(x)
@@ -39,7 +47,7 @@ def measure_fps(
         for _ in range(runs):
             net(x)
         sync()
-    return runs / (time.perf_counter() - t)
+    return runs * batch / (time.perf_counter() - t)
 
 
 def model_size_mb(net: nn.Module) -> float:
