@@ -41,7 +41,7 @@ EXAMPLE = (
 
 def run(cfg: DictConfig) -> dict:
     from ras_lightning.data.discovery import discover_set, find_set_dirs
-    from ras_lightning.data.protocol import read_photo
+    from ras_lightning.data.readers import read_photo
     from ras_lightning.inference.backends import make_predictor
     from ras_lightning.metrics.registry import CONVENTIONS
     from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
@@ -90,7 +90,7 @@ def run(cfg: DictConfig) -> dict:
             for s in samples:
                 # as the recipe's test script; a truncated or corrupt photo is a DataError
                 try:
-                    yield s.name, read_photo(s.image, predictor.recipe)
+                    yield s.name, read_photo(s.image)
                 except DataError as err:
                     if not skip:
                         raise DataError(f"{err}; set data.on_unpaired=skip to skip it") from None

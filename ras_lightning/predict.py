@@ -30,8 +30,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS
-from ras_lightning.data.protocol import read_photo
-from ras_lightning.data.readers import decode_photo
+from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, has_alpha, render, to_bgr
 from ras_lightning.inference.video import VIDEO_EXTS, is_video, predict_video
@@ -163,7 +162,7 @@ def _settings(cfg: DictConfig) -> tuple[str, float, np.ndarray | None]:
             raise UserError(f"background= composites on an image; it cannot go with type={kind}")
         kind = "background"
         try:
-            background = decode_photo(str(Path(str(cfg.background)).expanduser()))
+            background = read_photo(str(Path(str(cfg.background)).expanduser()))
         except DataError as err:
             raise UserError(f"background: {err}") from None
     elif kind == "background":
@@ -268,7 +267,7 @@ def _predict(
     def decoded() -> Any:
         for job in photos:
             try:  # fully decoded, EXIF orientation applied: the outputs are as the photo shows
-                img = read_photo(str(job.src), predictor.recipe)
+                img = read_photo(str(job.src))
             except DataError as err:
                 tally.skip(job.src, UNREADABLE, str(err))
                 bar.update(1)

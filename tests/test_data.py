@@ -190,7 +190,7 @@ def test_real_ecssd_layout_is_read_without_writing(tmp_path: Path) -> None:
 
 
 def test_mask_formats_map_to_the_same_values(tmp_path: Path) -> None:
-    from ras_lightning.data.readers import decode_photo, read_mask
+    from ras_lightning.data.readers import read_mask, read_photo
 
     m = np.zeros((10, 12), np.uint8)
     m[2:6, 3:9] = 255
@@ -205,8 +205,8 @@ def test_mask_formats_map_to_the_same_values(tmp_path: Path) -> None:
         np.testing.assert_allclose(read_mask(str(tmp_path / name)), ref, err_msg=name)
     Image.fromarray(m).save(tmp_path / "gray.jpg")
     Image.fromarray(np.zeros((4, 4, 4), np.uint8)).save(tmp_path / "rgba_photo.png")
-    assert decode_photo(str(tmp_path / "gray.jpg")).shape == (10, 12, 3)
-    assert decode_photo(str(tmp_path / "rgba_photo.png")).shape == (4, 4, 3)
+    assert read_photo(str(tmp_path / "gray.jpg")).shape == (10, 12, 3)
+    assert read_photo(str(tmp_path / "rgba_photo.png")).shape == (4, 4, 3)
 
 
 def test_size_mismatch_and_corrupt_mask_stop_setup(tmp_path: Path) -> None:

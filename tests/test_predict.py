@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ras_lightning.data.readers import decode_photo
+from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.outputs import TYPES, render
 from tests.conftest import REFERENCE, REPO, run_cli, save_seeded_official, write_image
 
@@ -161,7 +161,7 @@ def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_
     _exif_rotated_jpeg(src / "tagged.jpg")
     write_image(src / "plain.png", np.random.default_rng(2).integers(0, 255, (30, 50, 3), np.uint8))
     back = write_image(tmp_path / "beach.png", np.full((20, 20, 3), (0, 90, 200), np.uint8))
-    photos = {name: decode_photo(str(src / name)) for name in ("tagged.jpg", "plain.png")}
+    photos = {name: read_photo(str(src / name)) for name in ("tagged.jpg", "plain.png")}
     assert photos["tagged.jpg"].shape == (56, 40, 3)  # EXIF orientation applied
     api = SaliencyPredictor(weights)  # the CLI's default engine (ONNX Runtime on a CPU)
     for kind in TYPES:
@@ -174,7 +174,7 @@ def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_
         for name, photo in photos.items():
             got = _png(out / Path(name).with_suffix(".png"))
             smap = _png(tmp_path / "map" / Path(name).with_suffix(".png"))
-            back_rgb = decode_photo(str(back)) if kind == "background" else None
+            back_rgb = read_photo(str(back)) if kind == "background" else None
             want = render(photo, smap, kind, 0.3, back_rgb)
             assert got.shape[:2] == photo.shape[:2] and np.array_equal(got, want), (kind, name)
             # the Python API gives the same array for the same photo

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ras_lightning.data.discovery import DataError, Sample
-from ras_lightning.data.readers import decode_photo, read_mask
+from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.transforms import TestInput
 
 
@@ -59,7 +59,7 @@ class SODDataset(Dataset):
             self._seed()
         sample = self.samples[index]
         # one photo reader for training and testing: fully decoded, EXIF orientation applied
-        image = decode_photo(sample.image)
+        image = read_photo(sample.image)
         mask = read_mask(sample.mask) if sample.mask else np.zeros(image.shape[:2], np.float32)
         if mask.shape != image.shape[:2]:
             raise DataError(

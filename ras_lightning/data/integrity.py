@@ -2,7 +2,7 @@
 
 A truncated JPEG passes a header check and fails mid-epoch (or after all the training, in a
 test set); so before anything trains, each file is decoded by the readers training uses
-(:func:`~ras_lightning.data.readers.decode_photo`, :func:`~ras_lightning.data.readers.read_mask`)
+(:func:`~ras_lightning.data.readers.read_photo`, :func:`~ras_lightning.data.readers.read_mask`)
 in a thread pool (PIL and NumPy release the GIL while decoding). The outcome of each file --
 its size as viewers show it, or why it cannot be read -- is cached by (path, size,
 modification time) in one small JSON file per folder under :func:`cache_dir`, never in the
@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ras_lightning.data.checks import mismatch_message
 from ras_lightning.data.discovery import drop_problems
-from ras_lightning.data.readers import decode_photo, mask_levels
+from ras_lightning.data.readers import mask_levels, read_photo
 from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
 
@@ -80,7 +80,7 @@ def _decode(kind: str, path: str) -> list[int] | str:
     """[width, height] of the fully decoded, oriented file, or the error naming it."""
     try:
         if kind == "image":
-            h, w = decode_photo(path).shape[:2]
+            h, w = read_photo(path).shape[:2]
         else:
             h, w = mask_levels(path)[0].shape[:2]
         return [int(w), int(h)]

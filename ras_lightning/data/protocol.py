@@ -27,23 +27,9 @@ import numpy as np
 from PIL import Image
 
 from ras_lightning.data.normalization import F3NET_MEAN, F3NET_STD, IMAGENET_MEAN, IMAGENET_STD
-from ras_lightning.data.readers import decode_photo
 
 RECIPES = ("v1", "v2")
 MINMAX_EPS = 1e-8  # the authors' (max - min + 1e-8)
-
-
-def read_photo(path: str, recipe: str = "v2") -> np.ndarray:
-    """An RGB uint8 photo as the test scripts read it, fully decoded, EXIF orientation
-    applied (:func:`ras_lightning.data.readers.decode_photo`, the project's one EXIF policy).
-
-    ``recipe`` is kept for callers: PIL and OpenCV give identical pixels on the benchmark JPEGs
-    (both libjpeg-turbo, checked in ``tests/test_faithful.py``); the authors' v1 script ignores
-    EXIF orientation, which differs only on tagged photos. Raises ``DataError`` naming a
-    truncated, corrupt or non-image file.
-    """
-    del recipe
-    return decode_photo(path)
 
 
 def network_input(rgb: np.ndarray, recipe: str, size: int) -> np.ndarray:

@@ -25,7 +25,7 @@ _LABEL_MAX = 15
 ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
-def decode_photo(path: str) -> np.ndarray:
+def read_photo(path: str) -> np.ndarray:
     """An RGB uint8 (H, W, 3) photo, fully decoded, EXIF orientation applied.
 
     A truncated, corrupt, empty or non-image file raises :class:`DataError` naming it (PIL

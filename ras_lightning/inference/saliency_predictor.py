@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from PIL import Image, ImageOps
 
-from ras_lightning.data.protocol import read_photo
+from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, render
 from ras_lightning.utils.errors import UserError
@@ -54,7 +54,7 @@ class SaliencyPredictor:
 
     def _rgb(self, photo: Photo) -> np.ndarray:
         if isinstance(photo, str | Path):
-            return read_photo(str(photo), self.engine.recipe)  # DataError names a broken file
+            return read_photo(str(photo))  # DataError names a broken file
         if isinstance(photo, Image.Image):
             # the orientation tag applied, as predict applies it to the file (a no-op once
             # applied: exif_transpose drops the tag)

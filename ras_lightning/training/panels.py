@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ras_lightning.data.readers import decode_photo, read_mask
+from ras_lightning.data.readers import read_mask, read_photo
 
 
 def panel_rows(module: L.LightningModule, dataset, count: int) -> np.ndarray:
@@ -22,7 +22,7 @@ def panel_rows(module: L.LightningModule, dataset, count: int) -> np.ndarray:
             prob = module.predict_maps(image)[0, 0].float().cpu().numpy()
         s = prob.shape[0]
         sample = dataset.samples[i]
-        photo = np.asarray(Image.fromarray(decode_photo(sample.image)).resize((s, s)))
+        photo = np.asarray(Image.fromarray(read_photo(sample.image)).resize((s, s)))
         mask = (read_mask(sample.mask) * 255).astype(np.uint8) if sample.mask else np.zeros((s, s))
         mask = np.asarray(Image.fromarray(mask).resize((s, s)))
         pred = (prob * 255).astype(np.uint8)
