@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import run_cli, toy_maps, write_image
-from tests.test_export import tiny_ckpt
+from tests.test_export import seeded_ckpt
 
 EVAL_FAST = ["backend=torch", "fps=false", "workers=1", "progress=false"]
 
@@ -83,7 +83,7 @@ def test_score_names_a_truncated_mask_or_map_and_skips_it_on_request(tmp_path: P
 
 def test_eval_refuses_output_in_the_data_also_through_a_symlink(tmp_path: Path) -> None:
     root = tiny_set(tmp_path / "data")
-    ckpt = tiny_ckpt(tmp_path / "w" / "ras.ckpt")
+    ckpt = seeded_ckpt(tmp_path / "w" / "ras.ckpt")
     before = snapshot(root)
     link = tmp_path / "link"
     link.symlink_to(root / "TINY")
@@ -116,7 +116,7 @@ def test_eval_refuses_output_in_the_data_also_through_a_symlink(tmp_path: Path) 
 
 def test_eval_names_broken_photos_and_masks_skips_on_request_and_plots(tmp_path: Path) -> None:
     root = tiny_set(tmp_path / "data", n=5)
-    ckpt = tiny_ckpt(tmp_path / "w" / "ras.ckpt")
+    ckpt = seeded_ckpt(tmp_path / "w" / "ras.ckpt")
     bad_photo = truncate(root / "TINY" / "images" / "p1.jpg")
     args = [f"weights={ckpt}", f"data.root={root}", "data.test_sets=[TINY]", *EVAL_FAST]
     res = run_cli("eval", *args, f"output_dir={tmp_path / 'e1'}")

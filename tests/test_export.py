@@ -20,7 +20,7 @@ from ras_lightning.models import RAS
 from tests.conftest import REPO, run_cli
 
 
-def tiny_ckpt(path: Path, recipe: str = "v1", version: str = "v2", size: int = 64) -> Path:
+def seeded_ckpt(path: Path, recipe: str = "v1", version: str = "v2", size: int = 64) -> Path:
     """A checkpoint of ours (Lightning layout) with seeded ResNet-18 RAS weights, tested at
     ``size`` with ``recipe``'s normalisation: what ``load_weights`` reads, without training."""
     torch.manual_seed(0)
@@ -51,7 +51,7 @@ def readme_onnx_snippet() -> str:
 def test_onnx_metadata_and_the_readme_snippet_agree_with_predict(
     recipe: str, tmp_path: Path
 ) -> None:
-    ckpt = tiny_ckpt(tmp_path / "ras.ckpt", recipe=recipe)
+    ckpt = seeded_ckpt(tmp_path / "ras.ckpt", recipe=recipe)
     onnx_file = tmp_path / "ras_v2.onnx"
     res = run_cli(
         "export",
@@ -104,7 +104,7 @@ def test_onnx_metadata_and_the_readme_snippet_agree_with_predict(
 
 
 def test_export_official_is_the_authors_layout_and_reads_back_exactly(tmp_path: Path) -> None:
-    ckpt = tiny_ckpt(tmp_path / "ras.ckpt", recipe="v2", version="v1")
+    ckpt = seeded_ckpt(tmp_path / "ras.ckpt", recipe="v2", version="v1")
     out = tmp_path / "RAS.v1.pth"
     res = run_cli("export", f"weights={ckpt}", "format=official", f"output={out}")
     assert res.returncode == 0, res.stderr[-3000:]
@@ -124,7 +124,7 @@ def test_export_official_is_the_authors_layout_and_reads_back_exactly(tmp_path: 
 
 
 def test_export_refuses_an_unknown_format_in_one_line(tmp_path: Path) -> None:
-    ckpt = tiny_ckpt(tmp_path / "ras.ckpt")
+    ckpt = seeded_ckpt(tmp_path / "ras.ckpt")
     res = run_cli("export", f"weights={ckpt}", "format=tflite", f"output={tmp_path / 'x'}")
     assert res.returncode == 1 and res.stderr.strip().count("\n") == 0
     assert "onnx, torchscript, official" in res.stderr and not (tmp_path / "x").exists()

@@ -97,9 +97,9 @@ def test_paths_with_commas_brackets_spaces_and_accents_quoted_as_the_readme(
 
 
 def test_benchmark_reports_each_phase_as_it_goes(tmp_path: Path) -> None:
-    from tests.test_export import tiny_ckpt
+    from tests.test_export import seeded_ckpt
 
-    ckpt = tiny_ckpt(tmp_path / "ras.ckpt")
+    ckpt = seeded_ckpt(tmp_path / "ras.ckpt")
     res = run_cli(
         "benchmark", f"weights={ckpt}", "size=64", "runs=2", "warmup=1", "onnxruntime=false"
     )
