@@ -13,7 +13,7 @@ from PIL import Image
 
 from ras_lightning.data import SODDataModule
 from ras_lightning.data.demo import make_scene
-from ras_lightning.data.readers import mask_levels, read_mask
+from ras_lightning.data.readers import read_mask
 from ras_lightning.utils.errors import DataError
 from tests.conftest import TINY, run_cli
 
@@ -100,7 +100,7 @@ def test_every_mask_format_reads_as_the_same_mask(tmp_path: Path) -> None:
 
 
 def test_scorer_reads_masks_with_the_same_reader(tmp_path: Path) -> None:
-    from ras_lightning.metrics.functional import read_gray
+    from ras_lightning.metrics.io import read_gray
 
     fg = np.zeros((9, 7), bool)
     fg[1:5, 2:6] = True
@@ -124,7 +124,7 @@ def test_label_maps_are_a_named_error(tmp_path: Path) -> None:
     labels[2:4], labels[5:7] = 1, 3
     Image.fromarray(labels).save(tmp_path / "labels.png")
     with pytest.raises(DataError, match=r"cannot interpret mask .*labels\.png: .*0\.\.3"):
-        mask_levels(str(tmp_path / "labels.png"))
+        read_mask(str(tmp_path / "labels.png"))
 
 
 # -- through the training CLI ----------------------------------------------------------------

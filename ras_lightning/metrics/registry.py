@@ -24,6 +24,7 @@ import numpy as np
 
 from ras_lightning.metrics import f3net
 from ras_lightning.metrics import functional as F
+from ras_lightning.metrics.io import load_pair
 
 NUM_BINS = 256  # thresholds 255..0 of every curve
 
@@ -274,7 +275,7 @@ CONVENTIONS: dict[str, Convention] = {
     "pysodmetrics": Convention(
         "pysodmetrics",
         "PySODMetrics' definitions; the published tables use convention=f3net",
-        F.load_pair,
+        load_pair,
         image_stats,
         summarise,
         _pysod_curves,
