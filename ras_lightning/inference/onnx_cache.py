@@ -2,23 +2,24 @@
 
 ``predict`` and ``eval`` on a CPU (``backend=auto|onnxruntime``) run ONNX Runtime on the RAS
 module of :mod:`ras_lightning.models` exported by ``torch.onnx.export``. The export needs
-torch (~3 s to import here) and takes ~2 s more, so its result is kept:
+torch (slow to import) and takes seconds more, so its result is kept:
 
 * **key**: SHA-256 of the weights file's bytes (streamed), seeded with :data:`SETTINGS` (the
   cache format and the exporter settings): a changed file or a changed export gets a new
   entry, a renamed or copied file finds its old one. The key of a file is remembered under
   ``keys/`` by its path, size, inode and modification/change times (any write changes the
-  change time), which saves hashing 100 MB on every run;
+  change time), which saves hashing the whole file on every run;
 * **folder**: ``cache_dir=`` (config) > ``$RAS_LIGHTNING_CACHE`` >
   ``$XDG_CACHE_HOME/ras-lightning/onnx`` > ``~/.cache/ras-lightning/onnx``;
 * **files**: ``<key>.onnx``, the exported network (portable), and
   ``<key>.ort-<ONNX Runtime version>-<CPU tag>.onnx``, the graph ONNX Runtime optimised from
   it for this CPU (NCHWc layouts, fused ops: valid for this runtime version and instruction
-  set only, hence the name), which opens ~0.15 s faster than re-optimising every run;
+  set only, hence the name), which opens faster than re-optimising it every run;
 * **write**: into a temporary file in that folder, then ``os.replace``: readers see a whole
   file or none, and concurrent fills of one key are harmless;
-* **metadata** (ONNX ``metadata_props``, kept by the optimised file): RAS version, input
-  recipe, input size, model size (MB), the key and the source file, so a hit needs nothing
+* **metadata** (ONNX ``metadata_props``, kept by the optimised file): ``ras_version``,
+  ``recipe``, ``input_size`` (the names :func:`ras_lightning.models.export.export_metadata`
+  gives an exported file), ``size_mb``, the key and the source file, so a hit needs nothing
   else.
 
 A hit imports neither torch nor the export code; a file ONNX Runtime cannot load (or whose
@@ -35,7 +36,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-CACHE_FORMAT = 1
+import onnxruntime
+
+# 2: the metadata keys of exported files (ras_version, input_size)
+CACHE_FORMAT = 2
 OPSET = 17
 # everything besides the weights that decides the exported file: part of the key
 SETTINGS = (
@@ -45,7 +49,7 @@ SETTINGS = (
 )
 ENV_VAR = "RAS_LIGHTNING_CACHE"
 # the metadata a cache entry must hold
-META_KEYS = ("version", "recipe", "size", "size_mb", "cache_key")
+META_KEYS = ("ras_version", "recipe", "input_size", "size_mb", "cache_key")
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -100,8 +104,6 @@ def entry_path(weights: str | os.PathLike, folder: str | os.PathLike | None = No
 
 def cpu_tag() -> str:
     """ONNX Runtime's version and a short hash of this CPU's model and instruction set."""
-    import onnxruntime
-
     cpu = platform.machine() + platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -140,7 +142,8 @@ def atomic_file(dest: Path) -> Iterator[Path]:
 
 def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     """Export the network of ``weights`` to the cache entry ``dest`` (atomically); return the
-    model size in MB. Imports torch. ``trust``: see :func:`models.weights.read_file`."""
+    model size in MB. ``trust``: see :func:`models.weights.read_file`."""
+    # torch and the exporter only here: a cache hit never imports them
     from ras_lightning.models.export import export_onnx
     from ras_lightning.models.fusion import fold_batchnorm
     from ras_lightning.models.weights import load_weights
@@ -149,13 +152,12 @@ def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     loaded = load_weights(weights, trust)
     size_mb = model_size_mb(loaded.net)
     meta = {
-        "version": loaded.net.version,
+        "ras_version": loaded.net.version,
         "recipe": loaded.recipe,
-        "size": loaded.size,
+        "input_size": loaded.size,
         "size_mb": f"{size_mb:.6f}",
         "cache_key": dest.stem,
         "source": str(Path(str(weights)).expanduser().resolve()),
-        "outputs": "side0: the finest side-output logits at input size",
     }
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(dest) as tmp:

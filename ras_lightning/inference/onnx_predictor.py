@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
+from threadpoolctl import threadpool_limits
 
 from ras_lightning.inference import onnx_cache
 from ras_lightning.inference.predictor import BatchedPredictor
@@ -22,18 +25,9 @@ from ras_lightning.utils.errors import UserError
 log = logging.getLogger("ras_lightning.inference.onnx_predictor")
 
 
-def _ort() -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UserError("backend=onnxruntime needs `pip install onnxruntime`") from None
-    return ort
-
-
 def _session(model: str, threads: int, optimized: bool = False, save_as: str = "") -> Any:
     """An ONNX Runtime CPU session; ``optimized``: the file is ONNX Runtime's own optimised
     graph (no optimisation again); ``save_as``: write the optimised graph there."""
-    ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = (
         ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -55,16 +49,6 @@ def _problem(err: BaseException) -> str:
     return text.splitlines()[0] if text else repr(err)
 
 
-def _single_thread_blas() -> None:
-    """NumPy's BLAS (the map resize of every photo) on one thread: ONNX Runtime's threads are
-    the parallelism, and BLAS's own pool would compete with them for the same cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # an optional speed-up
-        return
-    threadpool_limits(1, user_api="blas")
-
-
 class OnnxPredictor(BatchedPredictor):
     """Same interface as :class:`.torch_predictor.TorchPredictor`, on ONNX Runtime (CPU).
 
@@ -74,9 +58,9 @@ class OnnxPredictor(BatchedPredictor):
 
     ``threads`` (default: one per physical core) are shared out over the photos of a batch:
     up to ``threads`` photos run side by side, one session run each, with
-    ``threads // parallel`` threads per run. On 2 cores two single-threaded runs side by side
-    beat one two-threaded run by ~10% (no synchronisation between the threads inside every
-    layer; bit-identical logits); a batch of 1 gets all threads.
+    ``threads // parallel`` threads per run: runs side by side need no synchronisation
+    between threads inside every layer, and give bit-identical logits; a batch of 1 gets all
+    threads. ``minmax``: the authors' per-image min-max normalisation of every map.
     """
 
     name = "ONNX Runtime"
@@ -88,11 +72,13 @@ class OnnxPredictor(BatchedPredictor):
         threads: int | None = None,
         cache_dir: str | Path | None = None,
         trust: bool = False,
-    ):
+        minmax: bool = True,
+    ) -> None:
         path = Path(str(weights)).expanduser()
         if not path.is_file():
             raise UserError(f"weights: no such file: {path}")
         self.cache_hit: bool | None = None
+        self.minmax = minmax
         self.threads = threads or devices.physical_cores()  # one per physical core by default
         self.batch_size = max(1, batch_size)
         self.parallel = min(self.batch_size, self.threads)  # photos run side by side
@@ -107,11 +93,13 @@ class OnnxPredictor(BatchedPredictor):
         else:
             self.session = self._cached_session(path, threads, cache_dir, trust)
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.version = meta.get("version", "v2")
+        self.version = meta.get("ras_version", "v2")
         self.recipe = meta.get("recipe", self.version)
-        self.size = int(meta.get("size", 352))
+        self.size = int(meta.get("input_size", 352))
         self.size_mb: float | None = float(meta["size_mb"]) if "size_mb" in meta else None
-        _single_thread_blas()
+        # NumPy's BLAS (the map resize of every photo) on one thread: ONNX Runtime's threads
+        # are the parallelism, and BLAS's own pool would compete with them for the same cores
+        threadpool_limits(1, user_api="blas")
         self.input = self.session.get_inputs()[0].name
         self.output = self.session.get_outputs()[0].name  # side0, the finest
 
@@ -185,11 +173,14 @@ class OnnxPredictor(BatchedPredictor):
         if self.parallel == 1 or len(batch) == 1:
             return self._run(batch)
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="ort-run")
         # ONNX Runtime sessions take concurrent runs; each releases the GIL
         return np.concatenate(list(self._pool.map(self._run, np.split(batch, len(batch)))))
+
+    @property
+    def device_name(self) -> str:
+        """This CPU's name and the threads a batch-1 run uses."""
+        return devices.cpu_name(self.threads)
 
     def measure_fps(self, runs: int = 20, warmup: int = 5, size: int | None = None) -> float:
         """Forward passes per second on one (1, 3, size, size) input with all ``threads``, as

@@ -14,10 +14,11 @@ from ras_lightning.data.protocol import logits_to_map, network_input
 class BatchedPredictor:
     """Batching and pre/post-processing shared by the inference backends.
 
-    A backend sets ``recipe``, ``size`` and ``batch_size`` and implements :meth:`logits`.
-    Every photo goes through the authors' test protocol: :func:`network_input` of its recipe,
-    the finest logits resized to the photo's size (``align_corners=True``), sigmoid, per-image
-    min-max (``minmax``) and an 8-bit map.
+    A backend sets ``recipe``, ``size``, ``batch_size`` and ``minmax`` when it is built (they
+    do not change afterwards) and implements :meth:`logits`, :meth:`measure_fps` and
+    :attr:`device_name`. Every photo goes through the authors' test protocol:
+    :func:`network_input` of its recipe, the finest logits resized to the photo's size
+    (``align_corners=True``), sigmoid, per-image min-max (``minmax``) and an 8-bit map.
     """
 
     recipe: str
@@ -30,6 +31,16 @@ class BatchedPredictor:
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """The finest side output's logits (N, 1, h, w) for a preprocessed batch."""
+        raise NotImplementedError
+
+    def measure_fps(self, runs: int = 20, warmup: int = 5, size: int | None = None) -> float:
+        """Forward passes per second on one (1, 3, size, size) input (``size``: the weights'
+        input size by default), as the RAS paper measures speed: batch 1, network only."""
+        raise NotImplementedError
+
+    @property
+    def device_name(self) -> str:
+        """What the network runs on, for reports (the GPU's or the CPU's name)."""
         raise NotImplementedError
 
     def predict(self, photos: Sequence[np.ndarray]) -> list[np.ndarray]:
