@@ -1,7 +1,8 @@
 """One metric engine for salient-object detection (PySODMetrics' definitions).
 
-* :mod:`~ras_lightning.metrics.functional`: one NumPy kernel per metric family (per-image
-  statistics), shared by training, ``score`` and ``eval``;
+* :mod:`~ras_lightning.metrics.functional`: one NumPy kernel per metric family, a module each
+  (per-image statistics), shared by training, ``score`` and ``eval``;
+  :mod:`~ras_lightning.metrics.io` reads the maps and masks that ``score`` scores;
 * :mod:`~ras_lightning.metrics.registry`: every metric's name, titles, direction, kernel, and
   the scoring conventions (``pysodmetrics``, ``f3net``);
 * :mod:`~ras_lightning.metrics.classes`: torchmetrics ``Metric``s with summed states

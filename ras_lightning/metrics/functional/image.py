@@ -5,7 +5,7 @@ An 8-bit map has at most 256 levels, so the normalised map is a 256-entry table
 (means, variances and covariances of the map per mask class and per quadrant) are sums over
 256-bin histograms (``cv2.calcHist``) instead of passes over the pixels. Each per-pixel value
 is computed with the same float64 operations as PySODMetrics; only the order of the additions
-changes (differences ~1e-16).
+changes, so the results differ from a pixel loop by rounding only.
 """
 
 from __future__ import annotations

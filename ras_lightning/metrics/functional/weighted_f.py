@@ -1,18 +1,16 @@
-"""Weighted F-measure (Margolin et al., CVPR 2014) without SciPy, and SciPy where it must.
+"""Weighted F-measure (Margolin et al., CVPR 2014): PySODMetrics' numbers without SciPy.
 
-PySODMetrics uses SciPy's exact Euclidean feature transform, ~7 ms here, for the distance and
-the nearest object pixel of every background pixel. The distance counts only where the map is
-nonzero (a background pixel's error is the map); it comes from OpenCV's exact transform
-(``DIST_MASK_PRECISE``, Felzenszwalb's algorithm, in float32: the integer squared distance is
-recovered by rounding, so ``sqrt`` gives SciPy's float64 distance bit for bit), on the bounding
-box of the object and of the nonzero map. The nearest object pixel counts only in the 3-pixel
-band around the object that the 7x7 Gaussian reads; there it is found by trying the offsets of
-the pixel's exact squared distance in SciPy's tie order: SciPy's transform runs along columns,
-then along rows, so of equidistant object pixels it picks the one with the smallest column,
-then the smallest row (checked against SciPy). The Gaussian (separable: ``cv2.sepFilter2D``)
-runs on the object's bounding box plus 3 pixels. Crops whose distances could pass float32's
-exact range (d >= 2048) and any band pixel with no object pixel at its distance fall back to
-SciPy.
+PySODMetrics runs SciPy's exact feature transform over the whole image, for the distance and
+the nearest object pixel of every background pixel; most of that work is not needed. A
+background pixel's distance counts only where the map is nonzero (its error is the map), and
+its nearest object pixel only in the 3-pixel band that the 7x7 Gaussian reads at the object.
+The distances come from OpenCV's exact transform (``DIST_MASK_PRECISE``) on the bounding box of
+the object and of the nonzero map, in float32: rounding the square gives back the exact integer,
+so ``sqrt`` equals SciPy's float64 distance bit for bit. In the band, the nearest object pixel
+is found among the offsets of that squared distance in SciPy's tie order (:func:`_offset_table`).
+Where either could be inexact (distances past float32's exact integers, a band pixel with no
+object pixel at its distance) the kernel falls back to SciPy (:func:`_weighted_f_scipy`).
+Measurements and how the equality was checked: BENCHMARKS.md, "Scoring saliency maps".
 """
 
 from __future__ import annotations
