@@ -256,14 +256,14 @@ def _f3net_curves(totals: Mapping[str, np.ndarray], count: int) -> dict[str, lis
 
 @dataclass(frozen=True)
 class Convention:
-    """How a folder of maps is read and scored.
+    """How a folder of maps is read and scored (named by its key in :data:`CONVENTIONS`).
 
-    ``load(gt_path, pred_path) -> (map, mask, resized)``; ``image_stats(map, mask)`` the
-    summable statistics of one image; ``summarise(sums, count)`` the metric values;
-    ``curves(sums, count)`` the mean precision, recall and F (and E) curves, thresholds 255..0.
+    ``description``: one line for the paper table's caption; ``load(gt_path, pred_path) ->
+    (map, mask, resized)``; ``image_stats(map, mask)`` the summable statistics of one image;
+    ``summarise(sums, count)`` the metric values; ``curves(sums, count)`` the mean precision,
+    recall and F (and E) curves, thresholds 255..0.
     """
 
-    name: str
     description: str
     load: Callable[[str, str], tuple[np.ndarray, np.ndarray, bool]]
     image_stats: Callable[[np.ndarray, np.ndarray], dict[str, float | np.ndarray]]
@@ -273,7 +273,6 @@ class Convention:
 
 CONVENTIONS: dict[str, Convention] = {
     "pysodmetrics": Convention(
-        "pysodmetrics",
         "PySODMetrics' definitions; the published tables use convention=f3net",
         load_pair,
         image_stats,
@@ -281,7 +280,6 @@ CONVENTIONS: dict[str, Convention] = {
         _pysod_curves,
     ),
     "f3net": Convention(
-        "f3net",
         "F3Net's MATLAB evaluation, as the published tables",
         f3net.load_pair,
         f3net.image_stats,
