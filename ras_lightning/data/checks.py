@@ -1,21 +1,30 @@
 """Cheap set-up checks: file signatures, sizes and EXIF orientation from the first bytes.
 
-Reading a few hundred bytes per file keeps discovery on DUTS-TR (10,553 pairs) near a second;
-the full decode of every file (:mod:`ras_lightning.data.integrity`) comes after, cached.
-Sizes are compared as viewers show the files: a JPEG's EXIF orientation 5-8 swaps its width
-and height (the project's one EXIF policy, :mod:`ras_lightning.data.readers`).
+Discovery checks every pair this way before anything is decoded; the full decode of every
+file (:mod:`ras_lightning.data.integrity`) comes after, cached. Sizes are compared as viewers
+show the files: a JPEG's EXIF orientation 5-8 swaps its width and height (the project's one
+EXIF policy, :mod:`ras_lightning.data.readers`).
+
+Why a hand-written header parser beside PIL: PIL's lazy ``Image.open`` reads no pixels either,
+but parses every JPEG segment before the scan (quantisation and Huffman tables included) in
+Python, which makes it several times slower per file than stopping at the frame header; the
+side-by-side measurement is ``benchmarks/bench_data_setup.py`` (figures in BENCHMARKS.md,
+"Data set-up"). PIL still settles what the parser does not read (EXIF outside JPEGs) and
+names the orientation in messages.
 """
 
 from __future__ import annotations
 
 import struct
 
-from ras_lightning.data.readers import exif_orientation
+from PIL import Image
+
 from ras_lightning.data.sample import Sample
 
 _HEAD = 1024
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _APP1 = 0xE1
+ORIENTATION = 0x0112  # the EXIF orientation tag
 SWAPS_SIZE = {5, 6, 7, 8}  # EXIF orientations that transpose the stored pixels
 
 
@@ -36,7 +45,7 @@ def _exif_orientation(app1: bytes) -> int:
         if at + 12 > len(tiff):
             break
         tag, kind = struct.unpack(end + "HH", tiff[at : at + 4])
-        if tag == 0x0112 and kind == 3:  # SHORT
+        if tag == ORIENTATION and kind == 3:  # SHORT
             (value,) = struct.unpack(end + "H", tiff[at + 8 : at + 10])
             return value if 1 <= value <= 8 else 1
     return 1
@@ -104,6 +113,16 @@ def header_size(path: str) -> tuple[int, int] | None:
     return (h, w) if orientation in SWAPS_SIZE else (w, h)
 
 
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation tag of an image file by PIL (1, the identity, when it has none
+    or cannot be read)."""
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(ORIENTATION, 1) or 1)
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError):  # PIL's read errors
+        return 1
+
+
 def mismatch_message(image: str, mask: str, isize: tuple[int, int], msize: tuple[int, int]) -> str:
     """The size-mismatch message of an oriented photo/mask pair; names the EXIF orientation
     when the photo has one, and says so when it explains the mismatch."""
@@ -148,13 +167,12 @@ def check_headers(samples: list[Sample]) -> list[tuple[Sample, str]]:
 
 
 def oriented_size(path: str) -> tuple[int, int] | None:
-    """(width, height) after the EXIF orientation, from PIL's header parse (no decode)."""
-    from PIL import Image
-
+    """(width, height) after the EXIF orientation of any format, by PIL without decoding
+    pixels (except a PNG, whose EXIF may follow the image data)."""
     try:
         with Image.open(path) as im:
             w, h = im.size
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            orientation = int(im.getexif().get(ORIENTATION, 1) or 1)
     except Exception:  # noqa: BLE001  (any failure: the full decode will name it)
         return None
     return (h, w) if orientation in SWAPS_SIZE else (w, h)

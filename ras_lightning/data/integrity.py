@@ -21,12 +21,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import PIL
 from tqdm import tqdm
 
 from ras_lightning.data.checks import mismatch_message
 from ras_lightning.data.discovery import drop_problems
-from ras_lightning.data.readers import mask_levels, read_photo
+from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
 
@@ -82,7 +83,7 @@ def _decode(kind: str, path: str) -> list[int] | str:
         if kind == "image":
             h, w = read_photo(path).shape[:2]
         else:
-            h, w = mask_levels(path)[0].shape[:2]
+            h, w = read_mask(path, np.uint8).shape[:2]
         return [int(w), int(h)]
     except DataError as err:
         return str(err)

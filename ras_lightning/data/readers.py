@@ -1,19 +1,25 @@
-"""Reading photos and masks: the one photo reader and the one mask reader.
+"""The one photo reader (:func:`read_photo`) and the one mask reader (:func:`read_mask`).
 
-EXIF policy (one for training, validation, testing, evaluation and prediction): a file's
-orientation tag is applied, photos and masks alike, so every part of the project sees the
-photo as viewers show it (and a mask drawn on the displayed photo fits it). The authors' v2
-test script (``cv2.imread``) does the same; their v1 script (PIL) ignores the tag, which
-differs only on tagged photos (the benchmark sets carry none).
+Training, validation, testing, ``eval`` and ``predict`` read photos, and all of them and
+``score`` read masks, through these two, so a file means the same thing everywhere.
+
+EXIF policy (one for every step and both recipes): a file's orientation tag is applied,
+photos and masks alike, so every part of the project sees the photo as viewers show it (and
+a mask drawn on the displayed photo fits it). The authors' v2 test script (``cv2.imread``)
+does the same; their v1 script (PIL) ignores the tag. That is the only place where the two
+recipes' test scripts read a photo differently (PIL and OpenCV decode the benchmark JPEGs to
+the same pixels: ``tests/test_faithful.py``), and it matters only on tagged photos, which
+the benchmark sets do not contain; so :func:`read_photo` takes no recipe.
 
 Masks: 1-bit, 8-bit (0..255, or 0/1 labels), 16-bit, palette, gray+alpha, RGB, RGBA and JPEG
-masks all map to the same [0, 1] mask (:func:`read_mask`); values that cannot be a mask are a
-:class:`DataError` naming the file.
+masks all map to the same mask; values that cannot be a mask are a :class:`DataError` naming
+the file.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ras_lightning.utils.errors import DataError
@@ -22,7 +28,6 @@ _READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFErr
 # 8- or 16-bit masks whose largest value is 2..15 (lossless files) are class-index maps, not
 # masks: read as grey levels they would train as (almost) empty masks without a word.
 _LABEL_MAX = 15
-ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
 def read_photo(path: str) -> np.ndarray:
@@ -42,15 +47,6 @@ def read_photo(path: str) -> np.ndarray:
 def _reason(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
-
-
-def exif_orientation(path: str) -> int:
-    """The EXIF orientation tag of an image file (1, the identity, when it has none)."""
-    try:
-        with Image.open(path) as im:
-            return int(im.getexif().get(ORIENTATION, 1) or 1)
-    except (*_READ_ERRORS, TypeError):
-        return 1
 
 
 def _levels(im: Image.Image, path: str) -> tuple[np.ndarray, float]:
@@ -84,14 +80,9 @@ def _levels(im: Image.Image, path: str) -> tuple[np.ndarray, float]:
     return np.asarray(im.convert("L")), 255.0
 
 
-def mask_levels(path: str) -> tuple[np.ndarray, float]:
-    """The mask's values and full scale: ``values / scale`` is the [0, 1] mask.
-
-    1-bit -> {0, 1}; 8-bit gray / palette / RGB -> luminance (scale 255); 16-bit -> scale
-    65535; RGBA / gray+alpha -> the colour channels' luminance, or the alpha channel when the
-    colour is constant and the alpha varies (foreground only in alpha); a mask whose largest
-    value is 1 holds 0/1 labels (scale 1). Fully decoded, EXIF orientation applied.
-    """
+def _mask_levels(path: str) -> tuple[np.ndarray, float]:
+    """The mask's values and full scale: ``values / scale`` is the [0, 1] mask (every
+    format: :func:`read_mask`)."""
     try:
         with Image.open(path) as im:
             im.load()
@@ -111,16 +102,23 @@ def mask_levels(path: str) -> tuple[np.ndarray, float]:
     return arr, scale
 
 
-def read_mask(path: str) -> np.ndarray:
-    """A float32 (H, W) mask in [0, 1] (see :func:`mask_levels` for every format)."""
-    arr, scale = mask_levels(path)
-    out = arr.astype(np.float32)
-    return out if scale == 1.0 else out / np.float32(scale)
+def read_mask(path: str, dtype: DTypeLike = np.float32) -> np.ndarray:
+    """An (H, W) mask: float32 in [0, 1] (training, validation, test) or, with
+    ``dtype=np.uint8``, 0..255 (what the scorers take); the two agree up to rounding.
 
-
-def read_mask_u8(path: str) -> np.ndarray:
-    """The same mask as :func:`read_mask` as uint8 0..255 (what the scorers take)."""
-    arr, scale = mask_levels(path)
+    1-bit -> {0, 1}; 8-bit gray / palette / RGB -> luminance; 16-bit -> / 65535; RGBA /
+    gray+alpha -> the colour channels' luminance, or the alpha channel when the colour is
+    constant and the alpha varies (foreground only in alpha); a mask whose largest value is 1
+    holds 0/1 labels. Fully decoded, EXIF orientation applied. Class-label maps, truncated
+    or non-image files raise :class:`DataError` naming the file.
+    """
+    kind = np.dtype(dtype)
+    if kind not in (np.float32, np.uint8):
+        raise ValueError(f"read_mask: dtype must be float32 or uint8, got {kind}")
+    arr, scale = _mask_levels(path)
+    if kind == np.float32:
+        out = arr.astype(np.float32)
+        return out if scale == 1.0 else out / np.float32(scale)
     if scale == 255.0 and arr.dtype == np.uint8:
         return arr
     if scale == 1.0 and arr.dtype.kind in "ui":
