@@ -95,6 +95,12 @@ class _Family(SODMetrics):
 
     family: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # the direction is the registry's (a family's metrics all point the same way)
+        ways = {m.higher_is_better for m in registry.FAMILIES[cls.family].metrics}
+        cls.higher_is_better = ways.pop() if len(ways) == 1 else None
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(families=[self.family], **kwargs)
 
@@ -107,21 +113,18 @@ class MAE(_Family):
     """Mean absolute error (PySODMetrics' ``MAE``)."""
 
     family = "mae"
-    higher_is_better = False
 
 
 class SMeasure(_Family):
     """S-measure, alpha = 0.5 (PySODMetrics' ``Smeasure``)."""
 
     family = "s_measure"
-    higher_is_better = True
 
 
 class WeightedFMeasure(_Family):
     """Weighted F-measure, beta^2 = 1 (PySODMetrics' ``WeightedFmeasure``)."""
 
     family = "weighted_f"
-    higher_is_better = True
 
 
 class FMeasure(_Family):
@@ -129,11 +132,9 @@ class FMeasure(_Family):
     ``Fmeasure``)."""
 
     family = "f_measure"
-    higher_is_better = True
 
 
 class EMeasure(_Family):
     """``max_e``, ``mean_e``, ``adaptive_e`` (PySODMetrics' ``Emeasure``)."""
 
     family = "e_measure"
-    higher_is_better = True
