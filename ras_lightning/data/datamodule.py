@@ -138,19 +138,19 @@ class SODDataModule(L.LightningDataModule):
         if fit:
             train = self._checked[self.train_set]
             if self.val_sets:
-                self.val_data = [SODDataset(self._checked[n], ev, False, n) for n in self.val_sets]
+                self.val_data = [SODDataset(self._checked[n], ev, False) for n in self.val_sets]
             elif self.val_fraction > 0:
                 rng = np.random.default_rng(self.split_seed)
                 order = rng.permutation(len(train))
                 n_val = max(1, round(len(train) * self.val_fraction))
                 held = sorted(order[:n_val].tolist())
                 keep = sorted(order[n_val:].tolist())
-                self.val_data = [SODDataset([train[i] for i in held], ev, False, self.val_names[0])]
+                self.val_data = [SODDataset([train[i] for i in held], ev, False)]
                 train = [train[i] for i in keep]
             tr = train_transform(self.recipe, self.image_size)
-            self.train_data = SODDataset(train, tr, True, self.train_set)
+            self.train_data = SODDataset(train, tr, True)
         if test:
-            self.test_data = [SODDataset(self._checked[n], ev, False, n) for n in self.test_sets]
+            self.test_data = [SODDataset(self._checked[n], ev, False) for n in self.test_sets]
 
     # -- loaders --------------------------------------------------------------------------
     def _loader_kwargs(self) -> dict[str, Any]:

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ras_lightning.data.discovery import DataError, Sample
 from ras_lightning.data.readers import read_mask, read_photo
+from ras_lightning.data.sample import Sample
 from ras_lightning.data.transforms import TestInput
+from ras_lightning.utils.errors import DataError
 
 
 class SODDataset(Dataset):
@@ -27,16 +28,11 @@ class SODDataset(Dataset):
     """
 
     def __init__(
-        self,
-        samples: Sequence[Sample],
-        transform: A.Compose | TestInput,
-        train: bool,
-        set_name: str = "",
+        self, samples: Sequence[Sample], transform: A.Compose | TestInput, train: bool
     ) -> None:
         self.samples = list(samples)
         self.transform = transform
         self.train = train
-        self.set_name = set_name
         self._seeded_pid: int | None = None
 
     def __len__(self) -> int:

@@ -111,15 +111,9 @@ def pair_by_stem(
     if (lonely_images or lonely_masks) and on_unpaired == "error":
         parts = []
         if lonely_images:
-            parts.append(
-                f"{len(lonely_images)} images without masks ({', '.join(lonely_images[:10])}"
-                f"{' ...' if len(lonely_images) > 10 else ''})"
-            )
+            parts.append(f"{len(lonely_images)} images without masks ({name_some(lonely_images)})")
         if lonely_masks:
-            parts.append(
-                f"{len(lonely_masks)} masks without images ({', '.join(lonely_masks[:10])}"
-                f"{' ...' if len(lonely_masks) > 10 else ''})"
-            )
+            parts.append(f"{len(lonely_masks)} masks without images ({name_some(lonely_masks)})")
         raise DataError(f"{where}: {'; '.join(parts)}; fix the files or set data.on_unpaired=skip")
     pairs = [Sample(s, images[s], masks[s]) for s in sorted(set(images) & set(masks))]
     return pairs, lonely_images, lonely_masks

@@ -100,10 +100,10 @@ def _workers() -> int:
 
 
 def decode_all(
-    files: Iterable[tuple[str, str]], progress: bool | None = None
+    files: Iterable[tuple[str, str]],
 ) -> tuple[dict[tuple[str, str], list[int] | str], int]:
     """The outcome of each (kind, path), kind ``image`` or ``mask``, and how many files were
-    decoded (the rest came from the cache). ``progress=None``: a bar on a terminal only."""
+    decoded (the rest came from the cache); a progress bar on a terminal only."""
     files = sorted(set(files))
     groups: dict[tuple[str, str], list[str]] = {}
     for kind, path in files:
@@ -131,7 +131,7 @@ def decode_all(
             total=len(todo),
             desc=f"checking {len(todo)} files",
             unit="file",
-            disable=(not progress) if progress is not None else None,
+            disable=None,  # tqdm: a bar on a terminal, none in logs and CI
             leave=False,
         )
         with ThreadPoolExecutor(_workers()) as pool:
@@ -153,7 +153,7 @@ def decode_all(
 
 
 def verify_sets(
-    sets: dict[str, list[Sample]], on_unpaired: str = "error", progress: bool | None = None
+    sets: dict[str, list[Sample]], on_unpaired: str = "error"
 ) -> dict[str, list[Sample]]:
     """Decode every photo and mask of ``sets`` (name -> pairs) once, in one pool.
 
@@ -165,7 +165,7 @@ def verify_sets(
     start = time.perf_counter()
     files = [("image", s.image) for v in sets.values() for s in v]
     files += [("mask", s.mask) for v in sets.values() for s in v if s.mask]
-    outcomes, decoded = decode_all(files, progress)
+    outcomes, decoded = decode_all(files)
     log.info(
         "checked %d files by decoding them (%d decoded, %d unchanged since the cached check) "
         "in %.1f s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sized
 
 import numpy as np
+import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
 
@@ -44,8 +45,6 @@ class SeededEpochSampler(DistributedSampler):
     """
 
     def __init__(self, dataset: Sized, seed: int = 0) -> None:
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             world, rank = dist.get_world_size(), dist.get_rank()
         else:

@@ -107,7 +107,7 @@ def _check(recipe: str) -> None:
         raise ValueError(f"data.recipe must be one of {RECIPES}, got {recipe!r}")
 
 
-def train_transform(recipe: str, image_size: int, rotate_limit: float = 10.0) -> A.Compose:
+def train_transform(recipe: str, image_size: int) -> A.Compose:
     """The training pipeline of ``recipe`` ('v1' or 'v2') on an RGB uint8 photo and a [0, 1]
     mask. v1 ends at ``image_size`` squares; v2 leaves the (cropped) full size to the
     collate's single resize."""
@@ -115,7 +115,7 @@ def train_transform(recipe: str, image_size: int, rotate_limit: float = 10.0) ->
     if recipe == "v1":
         steps = [
             A.HorizontalFlip(p=0.5),
-            PILRotate(rotate_limit),
+            PILRotate(),
             PILResize(image_size),
             A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=255.0),
         ]
