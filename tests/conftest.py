@@ -10,10 +10,11 @@ import copy
 import functools
 import importlib
 import json
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,23 @@ def run_command(command: str, *overrides: str, run_dir: Path | None = None) -> A
         return importlib.import_module(f"ras_lightning.{command}").run(task)
     finally:
         HydraConfig.instance().cfg = None
+
+
+@pytest.fixture
+def command_output(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[[], str]:
+    """What the commands run in process (:func:`run_command`) printed (stdout, stderr) and
+    logged (INFO and up) since the last call: the text the CLI would show, to assert on."""
+    caplog.set_level(logging.INFO)
+
+    def read() -> str:
+        out = capsys.readouterr()
+        text = out.out + out.err + caplog.text
+        caplog.clear()
+        return text
+
+    return read
 
 
 def tiny_train(demo_root: Path, run_dir: Path, *extra: str) -> Any:

@@ -1,11 +1,13 @@
-"""``predict`` through the real CLI: no file lost or mixed up, the output types, videos, and the
-Python API (``SaliencyPredictor``) against the CLI. Photos and videos are made here, tiny."""
+"""``predict`` in process (``predict.run``, as the CLI runs it): no file lost or mixed up, the
+output types, videos, and the Python API (``SaliencyPredictor``) against the command. Photos
+and videos are made here, tiny; the weights are the session's tiny checkpoint."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -15,23 +17,22 @@ from PIL import Image
 
 from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.outputs import TYPES, render
-from tests.conftest import REFERENCE, REPO, run_cli, save_seeded_official, write_image
+from ras_lightning.utils.errors import UserError
+from tests.conftest import REPO, run_command, write_image
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Seeded weights in the authors' layout (the same bytes as test_inference_cli's, so the
-    session's ONNX cache entry is shared)."""
-    if not REFERENCE.is_dir():
-        pytest.skip("../shared/reference absent")
-    path = tmp_path_factory.mktemp("weights") / "RAS.v2.pth"
-    save_seeded_official(path, "v2", seed=1, prefix="module.")
-    return path
+@pytest.fixture
+def predict(tiny_ckpt: Path, command_output: Callable[[], str]) -> Callable[..., str]:
+    """``predict`` on the session's checkpoint with ``args``, in process; returns what it
+    printed and logged. After a ``pytest.raises``, ``predict.said()`` gives that text."""
 
+    def call(*args: str) -> str:
+        command_output()  # start from this run's text
+        run_command("predict", f"weights={tiny_ckpt}", "progress=false", *args)
+        return command_output()
 
-def _predict(weights: Path, *args: str) -> tuple[int, str]:
-    res = run_cli("predict", f"weights={weights}", "progress=false", *args)
-    return res.returncode, res.stdout + res.stderr
+    call.said = command_output  # type: ignore[attr-defined]
+    return call
 
 
 def _png(path: Path) -> np.ndarray:
@@ -53,12 +54,11 @@ def _photos(root: Path) -> Path:
     return src
 
 
-def test_same_stems_broken_files_resume_and_globs(weights: Path, tmp_path: Path) -> None:
+def test_same_stems_broken_files_resume_and_globs(predict: Callable, tmp_path: Path) -> None:
     src = _photos(tmp_path)
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
     out = tmp_path / "out"
-    rc, log = _predict(weights, f"input={src}", f"output={out}", "recursive=true")
-    assert rc == 0, log
+    log = predict(f"input={src}", f"output={out}", "recursive=true")
     assert "3 written, 3 skipped (2 unreadable, 1 not an image or video)" in log
     for name in ("truncated.jpg", "empty.jpg", "notes.txt"):
         assert re.search(rf"skipped \S*{name}", log), name
@@ -73,74 +73,74 @@ def test_same_stems_broken_files_resume_and_globs(weights: Path, tmp_path: Path)
     (out / "sub" / "b.png").unlink()
     kept = out / "0001.jpg.png"
     kept.write_bytes(b"an earlier run's file")
-    rc, log = _predict(
-        weights, f"input={src}", f"output={out}", "recursive=true", "overwrite=false"
-    )
-    assert rc == 0, log
+    log = predict(f"input={src}", f"output={out}", "recursive=true", "overwrite=false")
     assert "1 written, 5 skipped (2 unreadable, 1 not an image or video, 2 already there)" in log
     assert kept.read_bytes() == b"an earlier run's file" and (out / "sub" / "b.png").is_file()
     # nothing left to do is not a failure
-    rc, log = _predict(
-        weights, f"input={src}", f"output={out}", "recursive=true", "overwrite=false"
-    )
-    assert rc == 0 and "0 written, 6 skipped" in log and "3 already there" in log, log
+    log = predict(f"input={src}", f"output={out}", "recursive=true", "overwrite=false")
+    assert "0 written, 6 skipped" in log and "3 already there" in log, log
 
     # a ** glob keeps the sub-folders; a stem alone in the selection keeps the plain name
-    rc, log = _predict(weights, f"input='{src}/**/*.jpg'", f"output={tmp_path / 'glob'}")
-    assert rc == 0 and "2 written, 2 skipped (2 unreadable)" in log, log
+    log = predict(f"input='{src}/**/*.jpg'", f"output={tmp_path / 'glob'}")
+    assert "2 written, 2 skipped (2 unreadable)" in log, log
     assert (tmp_path / "glob" / "0001.png").is_file() and (tmp_path / "glob/sub/b.png").is_file()
 
 
-def test_refusals_write_errors_and_single_file_output(weights: Path, tmp_path: Path) -> None:
+def test_refusals_write_errors_and_single_file_output(predict: Callable, tmp_path: Path) -> None:
     src = _photos(tmp_path)
     # a name still shared after keeping extensions: refused before any work, listing the files
     write_image(src / "clash" / "a.jpg", np.zeros((8, 8, 3), np.uint8))
     write_image(src / "clash" / "a.png", np.zeros((8, 8, 3), np.uint8))
     write_image(src / "clash" / "a.jpg.png", np.zeros((8, 8, 3), np.uint8))
-    rc, log = _predict(weights, f"input={src / 'clash'}", f"output={tmp_path / 'c'}")
-    assert rc == 1 and "would write the same output" in log, log
-    assert "clash/a.jpg," in log and "clash/a.jpg.png" in log
+    with pytest.raises(UserError, match="would write the same output") as err:
+        predict(f"input={src / 'clash'}", f"output={tmp_path / 'c'}")
+    assert "clash/a.jpg," in str(err.value) and "clash/a.jpg.png" in str(err.value)
     assert not (tmp_path / "c").exists()  # a refused run leaves no folder behind
 
     # output under a file, or a file name for several inputs: refused, nothing created
-    rc, log = _predict(weights, f"input={src}", f"output={src / 'notes.txt' / 'x'}")
-    assert rc == 1 and "inside the input folder" in log
+    with pytest.raises(UserError, match="inside the input folder"):
+        predict(f"input={src}", f"output={src / 'notes.txt' / 'x'}")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    rc, log = _predict(weights, f"input={src}", f"output={blocker / 'out'}")
-    assert rc == 1 and f"cannot create {blocker / 'out'}: {blocker} is a file" in log, log
-    rc, log = _predict(weights, f"input={src}", f"output={tmp_path / 'masks.png'}")
-    assert rc == 1 and "names one file but input has" in log
+    with pytest.raises(UserError) as err:
+        predict(f"input={src}", f"output={blocker / 'out'}")
+    assert f"cannot create {blocker / 'out'}: {blocker} is a file" in str(err.value)
+    with pytest.raises(UserError, match="names one file but input has"):
+        predict(f"input={src}", f"output={tmp_path / 'masks.png'}")
     assert not (tmp_path / "masks.png").exists()
 
     # a file that cannot be written is an error naming it, never counted as written
     out = tmp_path / "out"
     (out / "0001.png").mkdir(parents=True)  # a folder in the way of sub-less 0001.jpg's map
-    rc, log = _predict(weights, f"input={src / '0001.jpg'}", f"output={out}")
-    assert rc == 1 and f"error: cannot write {out / '0001.png'}: Is a directory" in log, log
-    assert "0 written" in log and not list(out.glob(".*part"))
+    with pytest.raises(UserError) as err:
+        predict(f"input={src / '0001.jpg'}", f"output={out}")
+    assert f"cannot write {out / '0001.png'}: Is a directory" in str(err.value)
+    assert "0 written" in predict.said() and not list(out.glob(".*part"))
     if os.geteuid() != 0:  # root writes into read-only folders
         ro = tmp_path / "readonly"
         ro.mkdir(mode=0o555)
-        rc, log = _predict(weights, f"input={src}", f"output={ro}")
-        assert rc == 1 and "permission denied" in log and not list(ro.iterdir())
+        with pytest.raises(UserError, match="permission denied"):
+            predict(f"input={src}", f"output={ro}")
+        assert not list(ro.iterdir())
 
     # nothing written (every input unreadable) is a failure; output=FILE.png writes that file
-    rc, log = _predict(weights, f"input={src / 'truncated.jpg'}", f"output={tmp_path / 'none'}")
-    assert rc == 1 and "0 written, 1 skipped (1 unreadable)" in log and "nothing written" in log
+    with pytest.raises(UserError, match="nothing written"):
+        predict(f"input={src / 'truncated.jpg'}", f"output={tmp_path / 'none'}")
+    assert "0 written, 1 skipped (1 unreadable)" in predict.said()
     assert not (tmp_path / "none").exists()
     one = tmp_path / "single" / "mask.png"
-    rc, log = _predict(weights, f"input={src / 'sub' / 'b.jpg'}", f"output={one}", "type=mask")
-    assert rc == 0 and "1 written, 0 skipped" in log, log
+    log = predict(f"input={src / 'sub' / 'b.jpg'}", f"output={one}", "type=mask")
+    assert "1 written, 0 skipped" in log, log
     assert one.is_file() and _png(one).shape == (33, 44)
     assert set(np.unique(_png(one))) <= {0, 255}
     # one input file: its folder may take an output of another name, never the file itself
     beside = src / "sub" / "b_mask.png"
-    rc, log = _predict(weights, f"input={src / 'sub' / 'b.jpg'}", f"output={beside}")
-    assert rc == 0 and beside.is_file(), log
+    predict(f"input={src / 'sub' / 'b.jpg'}", f"output={beside}")
+    assert beside.is_file()
     photo = src / "0001.png"
-    rc, log = _predict(weights, f"input={photo}", f"output={photo}")
-    assert rc == 1 and "is an input file" in log and _png(photo).shape == (36, 48, 3)
+    with pytest.raises(UserError, match="is an input file"):
+        predict(f"input={photo}", f"output={photo}")
+    assert _png(photo).shape == (36, 48, 3)
 
 
 def _exif_rotated_jpeg(path: Path) -> None:
@@ -154,7 +154,9 @@ def _exif_rotated_jpeg(path: Path) -> None:
     Image.fromarray(pixels).save(path, exif=exif, quality=95)
 
 
-def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_path: Path) -> None:
+def test_every_type_at_the_photos_size_with_exif_and_the_api(
+    predict: Callable, tiny_ckpt: Path, tmp_path: Path
+) -> None:
     from ras_lightning import SaliencyPredictor
 
     src = tmp_path / "photos"
@@ -163,14 +165,14 @@ def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_
     back = write_image(tmp_path / "beach.png", np.full((20, 20, 3), (0, 90, 200), np.uint8))
     photos = {name: read_photo(str(src / name)) for name in ("tagged.jpg", "plain.png")}
     assert photos["tagged.jpg"].shape == (56, 40, 3)  # EXIF orientation applied
-    api = SaliencyPredictor(weights)  # the CLI's default engine (ONNX Runtime on a CPU)
+    api = SaliencyPredictor(tiny_ckpt)  # the CLI's default engine (ONNX Runtime on a CPU)
     for kind in TYPES:
         out = tmp_path / kind
         extra = [f"background={back}"] if kind == "background" else [f"type={kind}"]
         if kind == "mask":
             extra.append("threshold=0.3")
-        rc, log = _predict(weights, f"input={src}", f"output={out}", *extra)
-        assert rc == 0 and "2 written, 0 skipped" in log, (kind, log)
+        log = predict(f"input={src}", f"output={out}", *extra)
+        assert "2 written, 0 skipped" in log, (kind, log)
         for name, photo in photos.items():
             got = _png(out / Path(name).with_suffix(".png"))
             smap = _png(tmp_path / "map" / Path(name).with_suffix(".png"))
@@ -191,8 +193,8 @@ def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_
     rgba = _png(tmp_path / "rgba" / "tagged.png")
     assert rgba.shape == (56, 40, 4) and np.array_equal(rgba[..., :3], photos["tagged.jpg"])
     # the deprecated cutout=true is type=rgba
-    rc, log = _predict(weights, f"input={src}", f"output={tmp_path / 'old'}", "cutout=true")
-    assert rc == 0 and "deprecated" in log
+    log = predict(f"input={src}", f"output={tmp_path / 'old'}", "cutout=true")
+    assert "deprecated" in log
     assert np.array_equal(_png(tmp_path / "old" / "plain.png"), _png(tmp_path / "rgba/plain.png"))
     # settings are checked before any work
     for bad, said in [
@@ -200,8 +202,8 @@ def test_every_type_at_the_photos_size_with_exif_and_the_api(weights: Path, tmp_
         ("threshold=128", "threshold is a fraction"),
         (f"background={src / 'nope.jpg'}", "background: cannot read image"),
     ]:
-        rc, log = _predict(weights, f"input={src}", f"output={tmp_path / 'bad'}", bad)
-        assert rc == 1 and said in log.splitlines()[-1], (bad, log)
+        with pytest.raises(UserError, match=re.escape(said)):
+            predict(f"input={src}", f"output={tmp_path / 'bad'}", bad)
     assert not (tmp_path / "bad").exists()
 
 
@@ -226,7 +228,9 @@ def _read_video(path: Path) -> tuple[float, list[np.ndarray]]:
     return fps, frames
 
 
-def test_videos_keep_frame_rate_size_and_container(weights: Path, tmp_path: Path) -> None:
+def test_videos_keep_frame_rate_size_and_container(
+    predict: Callable, tiny_ckpt: Path, tmp_path: Path
+) -> None:
     from ras_lightning import SaliencyPredictor
 
     src = tmp_path / "clips"
@@ -235,9 +239,9 @@ def test_videos_keep_frame_rate_size_and_container(weights: Path, tmp_path: Path
     _video(src / "walk.mp4", "mp4v", frames=5, fps=12.5)
     (src / "broken.mkv").write_bytes(b"not a video")
     out = tmp_path / "out"
-    rc, log = _predict(weights, f"input={src}", f"output={out}", "type=green")
-    assert rc == 0 and "2 written, 1 skipped (1 unreadable)" in log and "broken.mkv" in log, log
-    api = SaliencyPredictor(weights)
+    log = predict(f"input={src}", f"output={out}", "type=green")
+    assert "2 written, 1 skipped (1 unreadable)" in log and "broken.mkv" in log, log
+    api = SaliencyPredictor(tiny_ckpt)
     for name, n, fps in (("clip.avi", 8, 10.0), ("walk.mp4", 5, 12.5)):
         got_fps, got = _read_video(out / name)
         _, frames = _read_video(src / name)
@@ -250,20 +254,22 @@ def test_videos_keep_frame_rate_size_and_container(weights: Path, tmp_path: Path
         assert np.abs(got[0].astype(int) - frames[0]).mean() > 2 * diff  # not the input again
     assert not list(out.glob(".*"))  # no partial files left
     # a video cannot be a cut-out; refused before any work
-    rc, log = _predict(weights, f"input={src}", f"output={tmp_path / 'rgba'}", "type=rgba")
-    assert rc == 1 and "no video form" in log and not (tmp_path / "rgba").exists()
+    with pytest.raises(UserError, match="no video form"):
+        predict(f"input={src}", f"output={tmp_path / 'rgba'}", "type=rgba")
+    assert not (tmp_path / "rgba").exists()
     # one video to a named file
-    rc, log = _predict(weights, f"input={src / 'clip.avi'}", f"output={tmp_path / 'one.avi'}")
-    assert rc == 0 and len(_read_video(tmp_path / "one.avi")[1]) == 8, log
+    predict(f"input={src / 'clip.avi'}", f"output={tmp_path / 'one.avi'}")
+    assert len(_read_video(tmp_path / "one.avi")[1]) == 8
 
 
-def test_readme_python_snippet_runs(weights: Path, tmp_path: Path) -> None:
-    """The README's Python API block, verbatim, in a folder holding RAS.v2.pth and photo.jpg."""
+def test_readme_python_snippet_runs(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """The README's Python API block, verbatim, in a folder holding RAS.v2.pth (here the
+    session's checkpoint under that name: weights are told by their content) and photo.jpg."""
     text = (REPO / "README.md").read_text()
     block = next(
         b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "SaliencyPredictor" in b
     )
-    shutil.copy(weights, tmp_path / "RAS.v2.pth")
+    shutil.copy(tiny_ckpt, tmp_path / "RAS.v2.pth")
     _exif_rotated_jpeg(tmp_path / "photo.jpg")
     write_image(tmp_path / "other.png", np.zeros((20, 30, 3), np.uint8))
     cwd = Path.cwd()
