@@ -14,6 +14,9 @@ Read from ShuhanChen/RAS-pytorch ``v1/test.py``, ``v1/data.py`` (``test_dataset`
   min-max ``(r - min) / (max - min + 1e-8)``, ``x 255``, and ``cv2.imwrite`` of the float
   array (OpenCV rounds half to even and saturates to 0..255).
 
+Both recipes read the photo with :func:`ras_lightning.data.readers.read_photo` (why one reading
+serves both: see there).
+
 Everything here is NumPy / PIL / OpenCV (no torch), so the ONNX Runtime backend uses it too;
 :func:`ras_lightning.training.module.RASModule` does the same steps in torch for the end-of-training
 test. Both are checked against a transcription of the authors' scripts in
