@@ -1,7 +1,8 @@
 """The notebooks run top to bottom (nbclient, a kernel of this Python) and show what they claim.
 
 The quickstart runs with tiny settings (few scenes, 2 epochs); the evaluation notebook scores
-the real SOD maps of ``../shared`` when present and prints "skipped" when not.
+the real SOD maps of ``../shared`` when present and prints "skipped" when not. Running them is
+in the ``slow`` set; the committed notebooks' state is checked in ``make test``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def test_committed_notebooks_are_executed_and_small() -> None:
         assert images >= 4, f"{name} shows {images} figures"
 
 
+@pytest.mark.slow
 def test_quickstart_trains_and_opens_the_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +104,7 @@ def test_quickstart_trains_and_opens_the_network(
         assert "skipped:" in text and images >= 5
 
 
+@pytest.mark.slow
 def test_quickstart_without_shared_skips_the_real_photos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,6 +123,7 @@ def test_quickstart_without_shared_skips_the_real_photos(
     assert images == 5  # demo scenes, loss curves, demo predictions, stages, side outputs
 
 
+@pytest.mark.slow
 def test_evaluate_notebook_scores_the_three_methods(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,6 +153,7 @@ def test_evaluate_notebook_scores_the_three_methods(
     assert images >= 4  # PR + F curves, MAE histogram, worst images, hard for all
 
 
+@pytest.mark.slow
 def test_evaluate_notebook_skips_without_shared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,6 +171,7 @@ def test_evaluate_notebook_skips_without_shared(
     assert not (tmp_path / "work" / "evaluate" / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_notebook_takes_the_users_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,9 @@ from ras_lightning import CONFIG_DIR
 from ras_lightning.metrics import METRIC_NAMES
 from tests.conftest import REPO, tiny_train_args, toy_maps, write_image
 
+# a wheel build and fresh virtual environments: the slow set (.ci/run, make test-all)
+pytestmark = pytest.mark.slow
+
 SCRIPTS = ("train", "eval", "predict", "score", "export", "benchmark")
 
 
