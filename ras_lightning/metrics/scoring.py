@@ -25,7 +25,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
-from ras_lightning.metrics.io import read_gray  # noqa: F401  (part of this API)
 
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
