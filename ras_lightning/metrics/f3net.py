@@ -60,6 +60,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from ras_lightning.metrics.functional import enhanced_alignment, gauss_kernel, ssim_from_moments
@@ -79,8 +80,7 @@ def read_gray_matlab(path: str | Path) -> np.ndarray:
     """
     path = str(path)
     if path.lower().endswith(".png"):
-        from PIL import Image  # only to get palette indices (OpenCV expands palettes to RGB)
-
+        # PIL only for the palette indices (OpenCV expands palettes to RGB)
         with Image.open(path) as im:
             if im.mode == "P":
                 return np.asarray(im).copy()

@@ -22,14 +22,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
-from ras_lightning.data.discovery import IMAGE_EXTS, DataError, list_files
+from ras_lightning.data.discovery import IMAGE_EXTS, list_files
 
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
 # (seen in the tests)
 from ras_lightning.metrics.registry import CONVENTIONS, Convention
+from ras_lightning.utils.errors import DataError
 
 
 @dataclass
@@ -93,8 +95,6 @@ def check_complete(path: str, what: str = "image") -> None:
     PIL's ``verify`` (every chunk's CRC up to IEND, no pixel decoding: fast), anything else by
     a full PIL decode.
     """
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             im.verify() if im.format == "PNG" else im.load()

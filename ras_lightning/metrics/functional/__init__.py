@@ -7,8 +7,7 @@ them, which every kernel shares) and returns that image's statistics, each a num
 256-entry curve that is summed over images. :mod:`ras_lightning.metrics.registry` turns the
 means of those statistics into the metric values and lists every metric; the torchmetrics
 classes (:mod:`ras_lightning.metrics.classes`), ``score`` and ``eval`` all run these kernels.
-The package imports neither torch nor SciPy, so the folder scorer starts fast and forks its
-workers safely.
+The package imports no torch, so the folder scorer starts fast and forks its workers safely.
 
 Conventions (PySODMetrics', checked against it to 1e-6 in the tests):
 

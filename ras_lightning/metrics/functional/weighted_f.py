@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from ras_lightning.metrics.functional.image import EPS, SODImage, Stats, kernel
 
@@ -99,8 +100,6 @@ def _nearest(g_pad: np.ndarray, base: np.ndarray, d2: np.ndarray) -> np.ndarray 
 
 def _weighted_f_scipy(p: np.ndarray, g: np.ndarray, beta2: float) -> float:
     """PySODMetrics' computation (SciPy's feature transform over the whole image)."""
-    from scipy import ndimage
-
     bg = ~g
     dist, (iy, ix) = ndimage.distance_transform_edt(bg, return_indices=True)
     err = np.abs(p - g)
