@@ -34,9 +34,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 
 from ras_lightning import CONFIG_DIR
@@ -72,7 +74,8 @@ def _data(n: int, size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     ]
 
 
-def _compose(version: str, *overrides: str) -> Any:
+def compose_train(version: str, *overrides: str) -> Any:
+    """``train``'s config for ``strategy=<version>``, from scratch (no pretrained backbone)."""
     from hydra import compose, initialize_config_dir
 
     import ras_lightning.utils.resolvers  # noqa: F401  (resolvers)
@@ -122,30 +125,68 @@ def _plain(
         cpu.append(time.process_time())
 
 
-def _fit(
-    cfg: Any, loader: Any, steps: int, stamps: list[float], cpu: list[float], tmp: str
+class StepClock(L.Callback):
+    """Wall and CPU time at the start of training and at the end of every optimizer step, and
+    the last step's loss. ``sync`` (``torch.cuda.synchronize`` on a GPU) runs before the
+    stamps of the steps in ``synced`` only (all when None): a sync on every step would stop
+    the host queueing work ahead of the GPU and so slow the steps it times."""
+
+    def __init__(
+        self, sync: Callable[[], None] | None = None, synced: Container[int] | None = None
+    ) -> None:
+        self.sync = sync or (lambda: None)
+        self.synced = synced
+        self.start = 0.0
+        self.ends: list[float] = []
+        self.cpu: list[float] = []
+        self._loss: torch.Tensor | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.sync()
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.synced is None or batch_idx in self.synced:
+            self.sync()
+        self.ends.append(time.perf_counter())
+        self.cpu.append(time.process_time())
+        # kept as a tensor: reading its value would synchronise every step
+        self._loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+
+    @property
+    def last_loss(self) -> float | None:
+        return None if self._loss is None else float(self._loss)
+
+
+def fit_steps(
+    cfg: Any, loader: Any, steps: int, root: str, clock: StepClock, **overrides: Any
 ) -> None:
-    import lightning as L
+    """``Trainer.fit`` of ``cfg``'s RASModule for ``steps`` optimizer steps on ``loader``,
+    timed by ``clock``: no logger, checkpoints, progress bar or validation; ``overrides``
+    replace more of ``cfg.trainer``."""
     from hydra.utils import instantiate
 
-    from ras_lightning.train import instantiate_model
-
-    class Stamp(L.Callback):
-        def on_train_batch_end(self, *args: Any) -> None:
-            stamps.append(time.perf_counter())
-            cpu.append(time.process_time())
+    from ras_lightning.training.fit import instantiate_model
 
     module = instantiate_model(cfg)
     trainer = instantiate(
         cfg.trainer,
-        default_root_dir=tmp,
+        default_root_dir=root,
         max_steps=steps,
         logger=False,
-        callbacks=[Stamp()],
+        callbacks=[clock],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
+        **overrides,
     )
     trainer.fit(module, train_dataloaders=loader)
 
@@ -165,16 +206,19 @@ def worker(
     total = warmup + steps
     # one epoch holds every step, so no contender pays an epoch boundary
     loader = DataLoader(_data(total * batch, size), batch_size=batch, shuffle=True)
-    default_cl = bool(_compose(version).model.channels_last)
+    default_cl = bool(compose_train(version).model.channels_last)
     extra = [o.format(cl=str(not default_cl).lower()) for o in OVERRIDES[name]]
-    cfg = _compose(version, *extra)
+    cfg = compose_train(version, *extra)
     stamps: list[float] = [time.perf_counter()]
     cpu: list[float] = [time.process_time()]
     if name.startswith("plain"):
         _plain(cfg, loader, name == "plain_cl", stamps, cpu)
     else:
+        clock = StepClock()
         with tempfile.TemporaryDirectory() as tmp:
-            _fit(cfg, loader, total, stamps, cpu, tmp)
+            fit_steps(cfg, loader, total, tmp, clock)
+        stamps += clock.ends
+        cpu += clock.cpu
     assert len(stamps) == total + 1, f"{name}: {len(stamps) - 1} steps, expected {total}"
     # the median step: steady state, robust to another process taking the CPU for a while
     ends, cpu_ends = stamps[warmup:], cpu[warmup:]
