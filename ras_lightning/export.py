@@ -17,23 +17,20 @@ and :meth:`RAS.from_official` reads back exactly.
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from ras_lightning.utils.errors import UserError, require, user_errors
-
-log = logging.getLogger("ras_lightning.export")
-
+from ras_lightning.utils.entry import hydra_command
+from ras_lightning.utils.errors import UserError, require
 
 FORMATS = ("onnx", "torchscript", "official")
 EXAMPLE = "python -m ras_lightning.export weights=RAS.v2.pth format=onnx output=ras_v2.onnx"
 
 
 def run(cfg: DictConfig) -> float:
+    """Write ``cfg.output`` in ``cfg.format``, check it; return the relative difference from
+    PyTorch (0 for ``official``, which reads back exactly)."""
     require(
         cfg,
         {"weights": "our .ckpt or the authors' RAS.vN.pth", "output": "the file to write"},
@@ -41,14 +38,8 @@ def run(cfg: DictConfig) -> float:
     )
     if cfg.format not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, got {cfg.format!r}")
-    import torch
-
-    from ras_lightning.models.export import (
-        export_metadata,
-        export_official,
-        export_onnx,
-        max_difference,
-    )
+    # torch and the exporters only after the settings are checked: errors come at once
+    from ras_lightning.models import export
     from ras_lightning.models.fusion import fold_batchnorm
     from ras_lightning.models.weights import load_weights
 
@@ -57,30 +48,21 @@ def run(cfg: DictConfig) -> float:
     if out.is_dir():
         raise UserError(f"output={out} is a folder; name the file to write")
     out.parent.mkdir(parents=True, exist_ok=True)
+    version = weights.net.version
     if cfg.format == "official":
-        from ras_lightning.models import RAS
-
-        n = export_official(weights, out)
-        # read back as the authors' layout, strictly: the file is complete and exact
-        back = RAS.from_official(out, weights.net.version).state_dict()
-        same = all(torch.equal(back[k], v) for k, v in weights.net.state_dict().items())
-        if not same or len(back) != len(weights.net.state_dict()):
-            raise UserError(f"{out}: the official-layout file does not read back exactly")
+        n = export.export_official(weights, out)
         print(
-            f"export: wrote {out} (official: {n} tensors in the authors' RAS.{weights.net.version}"
-            f".pth key layout, {out.stat().st_size / 1e6:.1f} MB); read back exactly by "
-            "RAS.from_official"
+            f"export: wrote {out} (official: {n} tensors in the authors' RAS.{version}.pth key "
+            f"layout, {out.stat().st_size / 1e6:.1f} MB); read back exactly by RAS.from_official"
         )
         return 0.0
     net = fold_batchnorm(weights.net) if cfg.fold_bn else weights.net.eval()
-    meta = export_metadata(weights)
+    meta = export.export_metadata(weights)
     if cfg.format == "onnx":
-        export_onnx(net, out, cfg.opset, meta)
+        export.export_onnx(net, out, cfg.opset, meta)
     else:
-        with torch.inference_mode(False), torch.no_grad():
-            traced = torch.jit.trace(net, torch.randn(1, 3, 352, 352), check_trace=False)
-        torch.jit.save(traced, str(out), _extra_files={"meta.json": json.dumps(meta)})
-    diff, scaled = max_difference(cfg.format, out, net, list(cfg.check_sizes))
+        export.export_torchscript(net, out, meta)
+    diff, scaled = export.max_difference(cfg.format, out, net, list(cfg.check_sizes))
     sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
     verdict = "OK" if scaled <= cfg.tolerance else "FAILED"
     print(
@@ -93,11 +75,7 @@ def run(cfg: DictConfig) -> float:
     return scaled
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        run(cfg)
-
+main = hydra_command("export", run)
 
 if __name__ == "__main__":
     main()

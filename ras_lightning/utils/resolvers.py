@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import torch
 from omegaconf import OmegaConf
 
 from ras_lightning.utils.devices import runs_on_cuda
@@ -41,6 +40,8 @@ def loader_workers(gpu_workers: int = 8, cpu_workers: int = 0, accelerator: str 
     """
     if not runs_on_cuda(accelerator):
         return int(cpu_workers)
+    import torch  # only when resolved: importing the resolvers (`train --help`) stays fast
+
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     share = (cpus or 1) // max(1, torch.cuda.device_count())
     return max(0, min(int(gpu_workers), share - 1))
