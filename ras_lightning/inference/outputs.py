@@ -12,13 +12,23 @@ size:
 * ``overlay``: the photo with the salient region tinted red by the map;
 * ``background``: the photo composited on an image (``background=PATH``), resized to it.
 
-Photos are RGB uint8 (H, W, 3); outputs are gray (H, W), RGB or RGBA uint8 arrays.
+Photos are RGB uint8 (H, W, 3); outputs are gray (H, W), RGB or RGBA uint8 arrays, written
+whole or not at all (:func:`write_image`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+from ras_lightning.data.readers import read_photo
+from ras_lightning.utils.errors import DataError, UserError
+
+log = logging.getLogger("ras_lightning.inference.outputs")
 
 TYPES = ("map", "mask", "rgba", "green", "white", "blur", "overlay", "background")
 #: composited on a plain colour (RGB)
@@ -33,6 +43,37 @@ def check_type(kind: str, threshold: float = 0.5) -> None:
         raise ValueError(f"type must be one of {', '.join(TYPES[:-1])}, got {kind!r}")
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold is a fraction of the map's range, 0..1; got {threshold}")
+
+
+def output_settings(
+    kind: str, threshold: float | str, background: str | None = None, cutout: bool | None = None
+) -> tuple[str, float, np.ndarray | None]:
+    """(type, threshold, background image) of ``predict``'s settings ``type``, ``threshold``,
+    ``background`` (a path: composite on that image) and the deprecated ``cutout``, checked
+    (``UserError`` names the setting)."""
+    if cutout:
+        log.warning("cutout=true is deprecated: it is type=rgba (<stem>.png holds the cut-out)")
+        kind = "rgba" if kind == "map" else kind
+    image = None
+    if background:
+        if kind not in ("map", "background"):
+            raise UserError(f"background= composites on an image; it cannot go with type={kind}")
+        kind = "background"
+        try:
+            image = read_photo(str(Path(str(background)).expanduser()))
+        except DataError as err:
+            raise UserError(f"background: {err}") from None
+    elif kind == "background":
+        raise UserError("type=background needs background=PATH (an image)")
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise UserError(f"threshold must be a number in 0..1, got {threshold!r}") from None
+    try:
+        check_type(kind, value)
+    except ValueError as err:
+        raise UserError(str(err).replace("type must", "type= must")) from None
+    return kind, value, image
 
 
 def has_alpha(kind: str) -> bool:
@@ -104,6 +145,25 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     return cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+
+
+def write_image(dest: Path, image: np.ndarray) -> None:
+    """Write an output (gray, RGB or RGBA) as ``dest``'s extension says, whole or not at all:
+    into a hidden file beside it, renamed when complete. ``UserError`` names a file that could
+    not be written (read-only folder, full disk, a folder in the way)."""
+    ok, data = cv2.imencode(dest.suffix.lower() or ".png", to_bgr(image))
+    if not ok:
+        raise UserError(f"cannot write {dest}: OpenCV cannot encode {dest.suffix} images")
+    part = dest.with_name(f".{dest.name}.part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "wb") as f:
+            f.write(data.tobytes())
+        os.replace(part, dest)
+    except OSError as err:
+        if part.parent.is_dir():
+            part.unlink(missing_ok=True)
+        raise UserError(f"cannot write {dest}: {err.strerror or err}") from None
 
 
 def to_video_frame(image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""``predict``'s run over its planned jobs (:mod:`.inputs`): the photos batched through the
+network, then the videos; every output written whole (:func:`.outputs.write_image`), every
+file skipped counted by reason for the summary line."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ras_lightning.data.readers import read_photo
+from ras_lightning.inference.inputs import Job
+from ras_lightning.inference.outputs import write_image
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.inference.video import predict_video
+from ras_lightning.utils.errors import DataError
+
+log = logging.getLogger("ras_lightning.predict")
+
+# the reasons a file is skipped, in the summary's order
+UNREADABLE, NOT_MEDIA, EXISTING = "unreadable", "not an image or video", "already there"
+
+
+@dataclass
+class Tally:
+    """Files written and skipped (by reason): the summary line, true when a run stops too."""
+
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def line(self, out: Path) -> str:
+        reasons = [f"{n} {r}" for r in (UNREADABLE, NOT_MEDIA, EXISTING) if (n := self.skipped[r])]
+        total = sum(self.skipped.values())
+        why = f" ({', '.join(reasons)})" if total else ""
+        return f"predict: {self.written} written, {total} skipped{why} -> {out}"
+
+    def skip(self, path: Path, reason: str, detail: str) -> None:
+        self.skipped[reason] += 1
+        log.warning("skipped %s: %s", path, detail)
+
+
+def predict_files(
+    predictor: BatchedPredictor,
+    jobs: list[Job],
+    make: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    tally: Tally,
+    progress: bool = True,
+) -> None:
+    """Write ``make(photo, map)`` for the jobs' photos (batched), then for every frame of their
+    videos, counting in ``tally``; an unreadable input is skipped and counted."""
+    photos = [j for j in jobs if not j.video]
+    bar = tqdm(total=len(photos), unit="photo", disable=not progress, leave=False)
+
+    def decoded() -> Iterator[tuple[tuple[Job, np.ndarray], np.ndarray]]:
+        for job in photos:
+            try:  # fully decoded, EXIF orientation applied: the outputs are as the photo shows
+                img = read_photo(str(job.src))
+            except DataError as err:
+                tally.skip(job.src, UNREADABLE, str(err))
+                bar.update(1)
+                continue
+            yield (job, img), img
+
+    for (job, img), smap in predictor.iter_predict(decoded()):
+        write_image(job.dest, make(img, smap))
+        tally.written += 1
+        bar.update(1)
+    bar.close()
+    for job in (j for j in jobs if j.video):
+        try:
+            predict_video(job.src, job.dest, predictor, make, progress)
+        except DataError as err:
+            tally.skip(job.src, UNREADABLE, str(err))
+            continue
+        tally.written += 1
