@@ -16,6 +16,7 @@ names the orientation in messages.
 from __future__ import annotations
 
 import struct
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -51,7 +52,7 @@ def _exif_orientation(app1: bytes) -> int:
     return 1
 
 
-def _jpeg_info(f, head: bytes) -> tuple[int, int, int] | None:
+def _jpeg_info(f: BinaryIO, head: bytes) -> tuple[int, int, int] | None:
     """(width, height, EXIF orientation) from the segment headers up to the first SOF."""
     pos, buf, orientation = 2, head, 1
     while True:
@@ -85,7 +86,7 @@ def _jpeg_info(f, head: bytes) -> tuple[int, int, int] | None:
             return None
 
 
-def header_info(path: str) -> tuple[int, int, int] | None:
+def _header_info(path: str) -> tuple[int, int, int] | None:
     """(width, height, EXIF orientation) of a JPEG/PNG/BMP as stored, from its header, or
     None if not one of those. The orientation is read from JPEGs only (1 otherwise)."""
     try:
@@ -106,7 +107,7 @@ def header_info(path: str) -> tuple[int, int, int] | None:
 def header_size(path: str) -> tuple[int, int] | None:
     """(width, height) of a JPEG/PNG/BMP as viewers show it (EXIF orientation applied), from
     its header, or None if not one of those."""
-    info = header_info(path)
+    info = _header_info(path)
     if info is None:
         return None
     w, h, orientation = info
