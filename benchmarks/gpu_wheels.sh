@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Download, here (PyPI reachable), the wheels that `benchmarks/gpu_check.py` installs offline on
-# the lent GPU machine: the project's needs that its image lacks (KINDS.md, "Python packages
-# already there": torch, lightning, torchmetrics, numpy, scipy, opencv, PyYAML, packaging...
-# are there; Hydra, OmegaConf, albumentations and pydantic are not).
+# Download, here (PyPI reachable), the wheels that `benchmarks/gpu_install.py` installs offline
+# on the lent GPU machine (`benchmarks/gpu_check.py` calls it where `import hydra` fails there;
+# `python3 benchmarks/gpu_install.py` runs it alone): the project's needs that its image lacks
+# (KINDS.md, "Python packages already there": torch, lightning, torchmetrics, numpy, scipy,
+# opencv, PyYAML, packaging... are there; Hydra, OmegaConf, albumentations and pydantic are not).
 #
 #   bash benchmarks/gpu_wheels.sh            # -> .gpu_wheels/ (git-ignored, ~8 MB)
 #   PYVER=3.11 DEST=/tmp/w bash benchmarks/gpu_wheels.sh   # other Python (dry runs here)
@@ -28,7 +29,7 @@ BINARY=(
   pydantic-core==2.50.5
   annotated-types==0.8.0
   typing-inspection==0.4.5
-  # pydantic 2.14 needs typing-extensions>=4.16; gpu_check.py installs it only where the
+  # pydantic 2.14 needs typing-extensions>=4.16; gpu_install.py installs it only where the
   # machine's own copy is older (a wheel of an installed package is used only when needed)
   typing-extensions==4.16.0
   stringzilla==5.3.2

@@ -3,7 +3,8 @@
 The whole check runs once (``--device cpu --quick``: every stage in its own process, 64 px,
 a few steps, two epochs of a small demo set made under the test's tmp folder); then every
 stage's fields are checked for sane values. Smaller tests: the stage time limit, the
-torch.compile watchdog and the offline-install planner.
+torch.compile watchdog, the markdown of a stored real run, and the offline-install planner
+(``benchmarks/gpu_install.py``).
 """
 
 from __future__ import annotations
@@ -208,8 +209,23 @@ def _fake_wheel(folder: Path, name: str, version: str, requires: list[str]) -> P
     return path
 
 
+def test_every_planned_stage_has_a_function() -> None:
+    from benchmarks.gpu.plan import STAGES
+    from benchmarks.gpu.stages import STAGE_FUNCTIONS
+
+    assert [name for name, _, _ in STAGES] == list(STAGE_FUNCTIONS)
+
+
+def test_markdown_of_a_stored_run_is_unchanged() -> None:
+    from benchmarks.gpu.report import render_md
+
+    stem = REPO / "benchmarks" / "results" / "gpu_check_h200_2026-11-26"
+    report = json.loads(stem.with_suffix(".json").read_text())
+    assert render_md(report) == stem.with_suffix(".md").read_text()
+
+
 def test_install_plan_takes_missing_and_too_old_only(tmp_path: Path) -> None:
-    from benchmarks import gpu_check
+    from benchmarks import gpu_install
 
     wheels = [
         _fake_wheel(tmp_path, "hydra_core", "1.3.8", ["omegaconf<2.4,>=2.2", "packaging"]),
@@ -219,13 +235,13 @@ def test_install_plan_takes_missing_and_too_old_only(tmp_path: Path) -> None:
         _fake_wheel(tmp_path, "albucore", "0.0.24", ['typing-extensions>=4.9; python_version<"3"']),
     ]
     machine = {"packaging": "26.0", "pyyaml": "6.0", "typing-extensions": "4.12.2"}
-    plan = gpu_check.plan_install(wheels, machine)
+    plan = gpu_install.plan_install(wheels, machine)
     names = [w.name.split("-")[0] for w in plan["wheels"]]
     # typing_extensions: installed there, but too old for pydantic -> its wheel goes in
     assert names == ["albucore", "hydra_core", "omegaconf", "pydantic", "typing_extensions"]
     assert plan["unmet"] == []
-    recent = gpu_check.plan_install(wheels, {**machine, "typing-extensions": "4.16.1"})
+    recent = gpu_install.plan_install(wheels, {**machine, "typing-extensions": "4.16.1"})
     assert "typing_extensions" not in [w.name.split("-")[0] for w in recent["wheels"]]
     # a need that neither the machine nor the wheels meet is reported
-    lacking = gpu_check.plan_install(wheels, {"typing-extensions": "4.16.1"})
+    lacking = gpu_install.plan_install(wheels, {"typing-extensions": "4.16.1"})
     assert any("PyYAML" in u for u in lacking["unmet"])
