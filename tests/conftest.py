@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -90,6 +91,15 @@ def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder for one test module's shared runs, removed when the module is done: pytest
+    keeps ``mktemp`` folders to the end of the session, and tiny runs' checkpoints are large."""
+    folder = tmp_path_factory.mktemp("module")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo dataset (same generator as the default run, fewer scenes)."""
@@ -124,9 +134,11 @@ def run_cli(
     )
 
 
-def tiny_train_args(demo_root: Path, run_dir: Path, *extra: str) -> list[str]:
-    """``train`` arguments for a tiny CPU run on ``demo_root`` writing into ``run_dir``."""
-    return [f"data.root={demo_root}", f"hydra.run.dir={run_dir}", *TINY, *extra]
+def tiny_train_args(demo_root: Path, run_dir: Path, *extra: str, best: bool = False) -> list[str]:
+    """``train`` arguments for a tiny CPU run on ``demo_root`` writing into ``run_dir``;
+    ``best=True`` keeps the "best" checkpoint callback (for tests about it)."""
+    tiny = [a for a in TINY if a != "callbacks.model_checkpoint=null"] if best else TINY
+    return [f"data.root={demo_root}", f"hydra.run.dir={run_dir}", *tiny, *extra]
 
 
 @functools.lru_cache(maxsize=256)
@@ -161,10 +173,16 @@ def run_command(command: str, *overrides: str, run_dir: Path | None = None) -> A
     HydraConfig.instance().set_config(cfg)
     task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     OmegaConf.set_struct(task, True)
+    # seed_everything leaves PL_GLOBAL_SEED / PL_SEED_WORKERS in the environment, which a
+    # later run without a seed would inherit; each run starts from the session's environment
+    pl_env = {k: v for k, v in os.environ.items() if k.startswith("PL_")}
     try:
         return importlib.import_module(f"ras_lightning.{command}").run(task)
     finally:
         HydraConfig.instance().cfg = None
+        for key in [k for k in os.environ if k.startswith("PL_")]:
+            del os.environ[key]
+        os.environ.update(pl_env)
 
 
 @pytest.fixture
@@ -184,10 +202,11 @@ def command_output(
     return read
 
 
-def tiny_train(demo_root: Path, run_dir: Path, *extra: str) -> Any:
+def tiny_train(demo_root: Path, run_dir: Path, *extra: str, best: bool = False) -> Any:
     """A tiny CPU training run (:data:`TINY`) on ``demo_root`` into ``run_dir``, in process;
-    returns ``train.run``'s value."""
-    return run_command("train", *tiny_train_args(demo_root, run_dir, *extra), run_dir=run_dir)
+    returns ``train.run``'s value (``best``: as :func:`tiny_train_args`)."""
+    args = tiny_train_args(demo_root, run_dir, *extra, best=best)
+    return run_command("train", *args, run_dir=run_dir)
 
 
 @pytest.fixture(scope="session")

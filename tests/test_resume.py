@@ -1,20 +1,27 @@
-"""Resume and checkpoints through the real CLI: exact resume, extending a finished run,
-atomic checkpoint files, and bad settings as one line naming the key."""
+"""Resume and checkpoints: exact resume, extending a finished run and bad settings as one
+line naming the key (in this process, ``train.run``); SIGTERM and a kill while saving (atomic
+checkpoint files) through the real CLI, under ``-m slow``."""
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import REPO, run_cli, tiny_train_args
+from ras_lightning.training.config_checks import check_group_choices, conf_dir
+from ras_lightning.utils.errors import UserError
+from tests.conftest import REPO, run_cli, run_command, tiny_train, tiny_train_args
 
 # a tiny network and tiny images: the runs are about the loop, not the accuracy
 SMALL = [
@@ -29,8 +36,7 @@ SMALL = [
 
 
 def _train(demo_root: Path, run: Path, *extra: str) -> None:
-    res = run_cli("train", *tiny_train_args(demo_root, run, *SMALL, *extra))
-    assert res.returncode == 0, res.stderr[-3000:]
+    tiny_train(demo_root, run, *SMALL, *extra)
 
 
 def _state(run: Path) -> dict[str, torch.Tensor]:
@@ -41,6 +47,21 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
 def _lrs(run: Path) -> dict[int, float]:
     with open(run / "csv" / "metrics.csv") as f:
         return {int(r["epoch"]): float(r["train/lr"]) for r in csv.DictReader(f) if r["train/lr"]}
+
+
+@contextmanager
+def _logged() -> Iterator[StringIO]:
+    """What the package logs (INFO and up) while in the block (a run's ``train.log``)."""
+    text = StringIO()
+    logger, handler = logging.getLogger("ras_lightning"), logging.StreamHandler(text)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield text
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 _KILL_DURING_LAST = """
@@ -101,17 +122,16 @@ def _killed_while_saving(demo_root: Path, run: Path, ckpt: Path, tmp: Path) -> d
 
 
 @pytest.fixture(scope="module")
-def runs(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A straight 2-epoch run; a 1-epoch run; that run extended to 2 epochs in a folder where
-    a first try was killed while saving last.ckpt."""
-    tmp = tmp_path_factory.mktemp("resume")
-    straight, one, resumed = tmp / "straight", tmp / "one", tmp / "resumed"
+def runs(demo_root: Path, module_tmp: Path) -> dict:
+    """A straight 2-epoch run; a 1-epoch run; that run extended to 2 epochs (and what the
+    package logged while extending it)."""
+    straight, one, resumed = module_tmp / "straight", module_tmp / "one", module_tmp / "resumed"
     _train(demo_root, straight, "trainer.max_epochs=2")
     _train(demo_root, one, "trainer.max_epochs=1", "test=false")
     last = one / "checkpoints" / "last.ckpt"
-    killed = _killed_while_saving(demo_root, resumed, last, tmp)
-    _train(demo_root, resumed, "trainer.max_epochs=2", f"ckpt_path={last}")
-    return {"straight": straight, "one": one, "resumed": resumed, "killed": killed}
+    with _logged() as log:
+        _train(demo_root, resumed, "trainer.max_epochs=2", f"ckpt_path={last}")
+    return {"straight": straight, "one": one, "resumed": resumed, "log": log.getvalue()}
 
 
 def test_resume_after_an_epoch_equals_the_straight_run(runs: dict[str, Path]) -> None:
@@ -127,6 +147,7 @@ def test_resume_after_an_epoch_equals_the_straight_run(runs: dict[str, Path]) ->
         assert mb[key] == pytest.approx(value, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_then_resume_equals_the_straight_run(
     demo_root: Path, tmp_path: Path, runs: dict[str, Path]
 ) -> None:
@@ -151,7 +172,7 @@ def test_sigterm_mid_epoch_then_resume_equals_the_straight_run(
         assert mb[key] == pytest.approx(value, abs=1e-6), key
 
 
-def test_extending_a_finished_run_replans_the_lr_schedule(runs: dict[str, Path]) -> None:
+def test_extending_a_finished_run_replans_the_lr_schedule(runs: dict) -> None:
     # the 1-epoch run's cosine ends at lr 0; extended to 2 epochs, epoch 1 trains at the
     # lr of a 2-epoch plan (the straight run's), not at 0
     one = torch.load(runs["one"] / "checkpoints" / "last.ckpt", weights_only=True)
@@ -159,56 +180,50 @@ def test_extending_a_finished_run_replans_the_lr_schedule(runs: dict[str, Path])
     lr = _lrs(runs["resumed"])[1]
     assert lr > 0
     assert lr == pytest.approx(_lrs(runs["straight"])[1], rel=1e-6)
-    assert "re-planned for 2" in (runs["resumed"] / "train.log").read_text()
+    assert "re-planned for 2" in runs["log"]  # (in train.log: the slow test below)
 
 
-def test_a_kill_while_saving_leaves_the_previous_checkpoint(runs: dict) -> None:
-    killed, ckpts = runs["killed"], runs["resumed"] / "checkpoints"
+@pytest.mark.slow
+def test_a_kill_while_saving_leaves_the_previous_checkpoint(
+    demo_root: Path, tmp_path: Path, runs: dict
+) -> None:
+    resumed, last = tmp_path / "resumed", runs["one"] / "checkpoints" / "last.ckpt"
+    killed, ckpts = (
+        _killed_while_saving(demo_root, resumed, last, tmp_path),
+        resumed / "checkpoints",
+    )
     assert killed["returncode"] == 137, killed["stderr"][-3000:]
     # the write went to a temporary file in the checkpoint's own folder, renamed only when
     # complete: the kill left the previous last.ckpt whole, and nothing in the temp folder
     # (torch keeps its compiler cache folder there; no checkpoint bytes may be)
-    last = [p for p in killed["written"] if "last.ckpt" in p.name]
-    assert last and all(p.parent == ckpts and p.name.startswith(".last.ckpt.tmp-") for p in last)
+    written = [p for p in killed["written"] if "last.ckpt" in p.name]
+    assert written and all(
+        p.parent == ckpts and p.name.startswith(".last.ckpt.tmp-") for p in written
+    )
     assert killed["last_intact"]
     assert not [p for p in killed["temp_dir"] if not p.name.startswith("torchinductor")]
     assert killed["orphans"], "the killed write's temporary file stays where it was written"
-    # the next run in that folder removed the dead run's temporary file and saved its own
+    # the next run in that folder (the real CLI) removed the dead run's temporary file, saved
+    # its own and logged the schedule's re-plan to its train.log
+    res = run_cli(
+        "train",
+        *tiny_train_args(demo_root, resumed, *SMALL, "trainer.max_epochs=2", f"ckpt_path={last}"),
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
     assert not list(ckpts.glob(".*.tmp-*"))
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["epoch"] == 1
+    assert "re-planned for 2" in (resumed / "train.log").read_text()
 
 
-_MANY = """
-import io, json, sys, traceback
-from hydra.core.global_hydra import GlobalHydra
-from ras_lightning.train import main
-
-results = []
-for args in json.loads(sys.argv[1]):
-    sys.argv = ["ras-train", *args]
-    err = io.StringIO()
-    sys.stderr, code = err, None
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code
-    except BaseException:
-        traceback.print_exc(file=err)
-    sys.stderr = sys.__stderr__
-    GlobalHydra.instance().clear()
-    results.append([code, err.getvalue()])
-print("RESULTS " + json.dumps(results))
-"""
-
-
-def test_bad_values_are_one_line_naming_the_key(tmp_path: Path) -> None:
+def _bad_value_files(tmp_path: Path) -> dict[str, str]:
+    """Bad ``train`` values -> what their one line must say (after naming the key)."""
     truncated = tmp_path / "truncated.ckpt"
     torch.save({"state_dict": {"net.w": torch.zeros(1000)}, "epoch": 0}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:600])
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {"conv.weight": torch.zeros(3)}}, foreign)
     (tmp_path / "empty.ckpt").touch()
-    cases = {
+    return {
         "optimizer.lr=-1": "optimizer.lr",
         "optimizer.lr=0": "optimizer.lr",
         "optimizer.lr=abc": "optimizer.lr",
@@ -216,33 +231,42 @@ def test_bad_values_are_one_line_naming_the_key(tmp_path: Path) -> None:
         "data.batch_size=-2": "data.batch_size",
         "data.image_size=0": "data.image_size",
         "trainer.max_epochs=0": "trainer.max_epochs",
-        "strategy=v3": "demo, v1, v2",
-        "model/backbone=resnet15": "resnet101, resnet18, resnet34, resnet50",
         f"ckpt_path={tmp_path / 'missing.ckpt'}": "no such file",
         f"ckpt_path={tmp_path / 'empty.ckpt'}": "empty",
         f"ckpt_path={truncated}": "truncated",
         f"ckpt_path={foreign}": "not a checkpoint of a ras-lightning training run",
     }
-    # data.root does not exist: each value is reported before any data is looked at
-    base = [f"data.root={tmp_path / 'no-data'}", f"hydra.run.dir={tmp_path / 'run'}"]
-    batch = [[*base, case] for case in cases]
-    res = subprocess.run(
-        [sys.executable, "-c", _MANY, json.dumps(batch)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    for (case, expected), (code, err) in zip(
-        cases.items(), json.loads(res.stdout.split("RESULTS ")[-1]), strict=True
-    ):
-        lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-        assert code == 1 and len(lines) == 1 and "Traceback" not in err, (case, err)
+
+
+# config-group choices that do not exist: checked before Hydra composes (train.main)
+BAD_CHOICES = {
+    "strategy=v3": "demo, v1, v2",
+    "model/backbone=resnet15": "resnet101, resnet18, resnet34, resnet50",
+}
+
+
+def test_bad_values_are_one_line_naming_the_key(tmp_path: Path) -> None:
+    # data.root does not exist: each value is reported (UserError, not the DataError of the
+    # missing folder) before any data is looked at
+    base = [f"data.root={tmp_path / 'no-data'}"]
+    for case, expected in _bad_value_files(tmp_path).items():
+        with pytest.raises(UserError) as err:
+            run_command("train", *base, case, run_dir=tmp_path / "run")
+        lines = str(err.value).strip().splitlines()
         key = case.split("=")[0]
-        assert key in lines[0] and expected in lines[0], (case, lines[0])
-    # the same through `python -m ras_lightning.train`, one of each kind
+        assert len(lines) == 1 and key in lines[0] and expected in lines[0], (case, lines)
+    for case, expected in BAD_CHOICES.items():
+        with pytest.raises(UserError) as err:
+            check_group_choices([*base, case], conf_dir())
+        lines = str(err.value).strip().splitlines()
+        assert len(lines) == 1 and case.split("=")[0] in lines[0], (case, lines)
+        assert expected in lines[0], (case, lines)
+
+
+@pytest.mark.slow
+def test_bad_values_are_one_line_from_the_cli(tmp_path: Path) -> None:
+    # through `python -m ras_lightning.train`, one of each kind (a value, a group choice)
+    base = [f"data.root={tmp_path / 'no-data'}", f"hydra.run.dir={tmp_path / 'run'}"]
     for case in ("optimizer.lr=abc", "strategy=v3"):
         res = run_cli("train", *base, case)
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]

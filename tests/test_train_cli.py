@@ -1,4 +1,5 @@
-"""The real ``python -m ras_lightning.train`` CLI in subprocesses, plus config composition."""
+"""``train``: runs in this process (``train.run``), config composition, and the real
+``python -m ras_lightning.train`` CLI (one smoke run here; the rest under ``-m slow``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import compose_config, run_cli, tiny_train_args
+from ras_lightning.utils.errors import DataError, UserError
+from tests.conftest import compose_config, run_cli, run_command, tiny_train, tiny_train_args
 
 
 def test_fast_dev_run(demo_root: Path, tmp_path: Path) -> None:
+    # the console script's smoke test: a real `python -m ras_lightning.train` process
     res = run_cli("train", *tiny_train_args(demo_root, tmp_path / "run", "debug=fast_dev_run"))
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -22,19 +25,18 @@ def test_fast_dev_run(demo_root: Path, tmp_path: Path) -> None:
 
 def test_short_run_writes_checkpoints_metrics_and_logs(demo_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    res = run_cli(
-        "train",
-        *tiny_train_args(
-            demo_root,
-            run,
-            "model=ras_v1",
-            "model.pretrained_backbone=false",
-            "trainer.max_epochs=2",
-            "+trainer.limit_train_batches=2",
-            "trainer.log_every_n_steps=1",
-        ),
+    tiny_train(
+        demo_root,
+        run,
+        "model=ras_v1",
+        "model.pretrained_backbone=false",
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+        "trainer.log_every_n_steps=1",
+        best=True,
     )
-    assert res.returncode == 0, res.stderr[-3000:]
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and any(n.startswith("best-epoch") for n in ckpts), ckpts
     metrics = json.loads((run / "metrics.json").read_text())
@@ -53,6 +55,14 @@ def test_short_run_writes_checkpoints_metrics_and_logs(demo_root: Path, tmp_path
 
 
 def test_bad_data_root_is_one_clear_line(tmp_path: Path) -> None:
+    args = [f"data.root={tmp_path / 'missing'}", "data.demo=false"]
+    with pytest.raises(DataError) as err:
+        run_command("train", *args, run_dir=tmp_path / "run")
+    assert str(err.value) == f"data.root: no such folder: {tmp_path / 'missing'}"
+
+
+@pytest.mark.slow
+def test_bad_data_root_is_one_clear_line_from_the_cli(tmp_path: Path) -> None:
     res = run_cli(
         "train",
         f"data.root={tmp_path / 'missing'}",
@@ -81,6 +91,7 @@ def test_model_group_switches_version(model: str, version: str) -> None:
     assert cfg.optimizer.lr == 0.123 and cfg.data.batch_size == 3
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_resolved_config() -> None:
     res = run_cli("train", "--cfg", "job", "model=ras_v1")
     assert res.returncode == 0, res.stderr
@@ -109,40 +120,25 @@ def test_composed_model_node_instantiates_backbone_and_loss() -> None:
 
 def test_bad_model_settings_are_one_line_naming_the_key(demo_root: Path, tmp_path: Path) -> None:
     for override, expected in (
-        ("model.version=v3", "error: model.version must be 'v1' or 'v2', got 'v3'"),
+        ("model.version=v3", "model.version must be 'v1' or 'v2', got 'v3'"),
         (
             f"model.pretrained_backbone={tmp_path / 'nope.pth'}",
-            f"error: model.pretrained_backbone: no such file: {tmp_path / 'nope.pth'}",
+            f"model.pretrained_backbone: no such file: {tmp_path / 'nope.pth'}",
         ),
     ):
-        res = run_cli("train", *tiny_train_args(demo_root, tmp_path / "run", override))
-        assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-2000:]
-        assert [ln for ln in res.stderr.splitlines() if ln.startswith("error:")] == [expected]
+        with pytest.raises(UserError) as err:
+            tiny_train(demo_root, tmp_path / "run", override)
+        assert str(err.value) == expected
 
 
-def test_resnet18_run_checkpoint_loads_into_a_resnet18_ras(demo_root: Path, tmp_path: Path) -> None:
+def test_resnet18_run_checkpoint_loads_into_a_resnet18_ras(tiny_ckpt: Path) -> None:
+    # the session's tiny run trained model/backbone=resnet18 (v2)
     from ras_lightning.models.weights import load_weights
 
-    run = tmp_path / "run"
-    res = run_cli(
-        "train",
-        *tiny_train_args(
-            demo_root,
-            run,
-            "model/backbone=resnet18",
-            "model/loss=bce",
-            "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=2",
-            "+trainer.limit_val_batches=1",
-            "+trainer.limit_test_batches=1",
-        ),
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    ckpt = run / "checkpoints" / "last.ckpt"
-    hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+    hp = torch.load(tiny_ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
     assert hp["backbone"] == "resnet18" and hp["version"] == "v2"
-    weights = load_weights(ckpt)
+    weights = load_weights(tiny_ckpt)
     assert weights.net.backbone_name == "resnet18" and weights.source == "checkpoint"
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(tiny_ckpt, map_location="cpu", weights_only=False)["state_dict"]
     assert torch.equal(weights.net.ra4.convert.weight, state["net.ra4.convert.weight"])
     assert weights.net.ra4.convert.in_channels == 256  # resnet18's stride-16 width
