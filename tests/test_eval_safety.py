@@ -1,26 +1,39 @@
 """``eval`` and ``score`` never write into the data (symlinks resolved) and never score a
 photo, mask or map that does not decode completely: named as an error, or named and skipped
-on request; ``eval`` writes the PR/F curves and their numbers as ``score`` does (real CLI)."""
+on request; ``eval`` writes the PR/F curves and their numbers as ``score`` does (in process:
+``<command>.run``; an error here is the one ``error:`` line the CLI prints)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from tests.conftest import run_cli, toy_maps, write_image
-from tests.test_export import seeded_ckpt
+from ras_lightning.utils.errors import DataError, UserError
+from tests.conftest import run_command, toy_maps, write_image
 
 EVAL_FAST = ["backend=torch", "fps=false", "workers=1", "progress=false"]
 
 
-def one_error_line(stderr: str) -> bool:
-    """One ``error: ...`` line and no traceback (a progress bar may precede it)."""
-    return sum(ln.startswith("error: ") for ln in stderr.splitlines()) == 1 and (
-        "Traceback" not in stderr
-    )
+def one_line(err: pytest.ExceptionInfo) -> str:
+    """The message of a raised error, which the CLI prints as its one ``error:`` line."""
+    msg = str(err.value)
+    assert "\n" not in msg.strip(), msg
+    return msg
+
+
+@pytest.fixture
+def ckpt(tiny_ckpt: Path, tmp_path: Path) -> Path:
+    """The session's checkpoint as ``ras.ckpt`` (the name the tables show)."""
+    link = tmp_path / "w" / "ras.ckpt"
+    link.parent.mkdir()
+    link.symlink_to(tiny_ckpt)
+    return link
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -50,30 +63,32 @@ def tiny_set(root: Path, n: int = 4) -> Path:
 def test_score_refuses_output_inside_its_inputs_also_through_a_symlink(tmp_path: Path) -> None:
     gt, pred = toy_maps(tmp_path, n=3)
     before = snapshot(tmp_path)
-    res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={gt}")
-    assert res.returncode == 1 and res.stderr.startswith("error: output_dir")
-    assert "gt_dir" in res.stderr and res.stderr.strip().count("\n") == 0
+    with pytest.raises(UserError, match="^output_dir") as err:
+        run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={gt}")
+    assert "gt_dir" in one_line(err)
     link = tmp_path.parent / f"{tmp_path.name}_link"
     link.symlink_to(pred)
     try:
-        res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={link}/plots")
+        with pytest.raises(UserError, match="is inside pred_dir"):
+            run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={link}/plots")
     finally:
         link.unlink()
-    assert res.returncode == 1 and "is inside pred_dir" in res.stderr
     assert snapshot(tmp_path) == before  # no plot, no table, no empty folder
 
 
-def test_score_names_a_truncated_mask_or_map_and_skips_it_on_request(tmp_path: Path) -> None:
+def test_score_names_a_truncated_mask_or_map_and_skips_it_on_request(
+    tmp_path: Path, command_output: Callable[[], str]
+) -> None:
     gt, pred = toy_maps(tmp_path, n=5, size=(64, 48))
     bad_mask = truncate(sorted(gt.glob("*.png"))[1])
-    res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}")
-    assert res.returncode == 1 and str(bad_mask) in res.stderr and "missing=skip" in res.stderr
-    assert one_error_line(res.stderr)
+    with pytest.raises(DataError, match=re.escape(str(bad_mask))) as err:
+        run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'o'}")
+    assert "missing=skip" in one_line(err)
     bad_map = truncate(sorted(pred.glob("*.png"))[3], 0.6)
     out = tmp_path / "o2"
-    res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={out}", "missing=skip")
-    assert res.returncode == 0, res.stderr[-2000:]
-    log = res.stdout + res.stderr
+    command_output()
+    run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={out}", "missing=skip")
+    log = command_output()
     assert str(bad_mask) in log and str(bad_map) in log and "2 unreadable skipped" in log
     assert "| pred | 3 |" in (out / "metrics.md").read_text()  # 5 pairs, 2 unreadable
     assert (out / "pr_curve_o2.png").is_file() or list(out.glob("pr_curve_*.png"))
@@ -81,58 +96,57 @@ def test_score_names_a_truncated_mask_or_map_and_skips_it_on_request(tmp_path: P
     assert rows[0] == "method,threshold,precision,recall,f,e" and len(rows) == 1 + 256
 
 
-def test_eval_refuses_output_in_the_data_also_through_a_symlink(tmp_path: Path) -> None:
+def test_eval_refuses_output_in_the_data_also_through_a_symlink(ckpt: Path, tmp_path: Path) -> None:
     root = tiny_set(tmp_path / "data")
-    ckpt = seeded_ckpt(tmp_path / "w" / "ras.ckpt")
     before = snapshot(root)
     link = tmp_path / "link"
     link.symlink_to(root / "TINY")
     for out in (root, link / "eval"):
-        res = run_cli(
-            "eval",
-            f"weights={ckpt}",
-            f"data.root={root}",
-            "data.test_sets=[TINY]",
-            f"output_dir={out}",
-            *EVAL_FAST,
-        )
-        assert res.returncode == 1, res.stdout[-2000:]
-        assert res.stderr.startswith(f"error: output_dir {out} is"), res.stderr
-        assert res.stderr.strip().count("\n") == 0
+        with pytest.raises(UserError, match=f"^output_dir {re.escape(str(out))} is") as err:
+            run_command(
+                "eval",
+                f"weights={ckpt}",
+                f"data.root={root}",
+                "data.test_sets=[TINY]",
+                f"output_dir={out}",
+                *EVAL_FAST,
+            )
+        one_line(err)
     # a set reached through a symlink: its real folders are protected too
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "LINKED").symlink_to(root / "TINY")
-    res = run_cli(
-        "eval",
-        f"weights={ckpt}",
-        f"data.root={tmp_path / 'other'}",
-        "data.test_sets=[LINKED]",
-        f"output_dir={root / 'TINY' / 'images' / 'maps'}",
-        *EVAL_FAST,
-    )
-    assert res.returncode == 1 and "LINKED's photos" in res.stderr, res.stderr
+    with pytest.raises(UserError, match="LINKED's photos"):
+        run_command(
+            "eval",
+            f"weights={ckpt}",
+            f"data.root={tmp_path / 'other'}",
+            "data.test_sets=[LINKED]",
+            f"output_dir={root / 'TINY' / 'images' / 'maps'}",
+            *EVAL_FAST,
+        )
     assert snapshot(root) == before
 
 
-def test_eval_names_broken_photos_and_masks_skips_on_request_and_plots(tmp_path: Path) -> None:
+def test_eval_names_broken_photos_and_masks_skips_on_request_and_plots(
+    ckpt: Path, tmp_path: Path, command_output: Callable[[], str]
+) -> None:
     root = tiny_set(tmp_path / "data", n=5)
-    ckpt = seeded_ckpt(tmp_path / "w" / "ras.ckpt")
     bad_photo = truncate(root / "TINY" / "images" / "p1.jpg")
     args = [f"weights={ckpt}", f"data.root={root}", "data.test_sets=[TINY]", *EVAL_FAST]
-    res = run_cli("eval", *args, f"output_dir={tmp_path / 'e1'}")
-    assert res.returncode == 1 and str(bad_photo) in res.stderr, res.stderr[-2000:]
-    assert "data.on_unpaired=skip" in res.stderr and one_error_line(res.stderr)
+    with pytest.raises(DataError, match=re.escape(str(bad_photo))) as err:
+        run_command("eval", *args, f"output_dir={tmp_path / 'e1'}")
+    assert "data.on_unpaired=skip" in one_line(err)
     bad_mask = truncate(root / "TINY" / "masks" / "p3.png", 0.6)
-    res = run_cli("eval", *args, f"output_dir={tmp_path / 'e2'}")
-    assert res.returncode == 1 and str(bad_mask) in res.stderr, res.stderr[-2000:]
+    with pytest.raises(DataError, match=re.escape(str(bad_mask))):
+        run_command("eval", *args, f"output_dir={tmp_path / 'e2'}")
     assert not (tmp_path / "e2").exists()  # masks are checked before any prediction
 
     out = tmp_path / "e3"
     (out / "TINY").mkdir(parents=True)
     write_image(out / "TINY" / "p1.png", np.zeros((48, 64), np.uint8))  # a stale map
-    res = run_cli("eval", *args, f"output_dir={out}", "data.on_unpaired=skip")
-    assert res.returncode == 0, res.stderr[-3000:]
-    log = res.stdout + res.stderr
+    command_output()
+    run_command("eval", *args, f"output_dir={out}", "data.on_unpaired=skip")
+    log = command_output()
     assert str(bad_photo) in log and str(bad_mask) in log
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["sets"]["TINY"]) >= {"mae", "max_f"}
