@@ -1,5 +1,5 @@
-"""Writing scores: metrics.json, Markdown and CSV tables, PR and F-measure curve plots and
-their numbers (CSV)."""
+"""Writing scores: metrics.json, Markdown and CSV tables, the paper's table (``eval``'s
+``metrics.md``), PR and F-measure curve plots and their numbers (CSV)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,32 @@ import csv
 import json
 from pathlib import Path
 
-from ras_lightning.metrics.registry import TITLES, metric_names
+from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
+from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
+from ras_lightning.metrics.scoring import FolderScore
 
-__all__ = ["TITLES", "plot_curves", "write_curves", "write_json", "write_tables"]
+__all__ = [
+    "TITLES",
+    "describe_score",
+    "paper_table",
+    "plot_curves",
+    "speed_lines",
+    "write_curves",
+    "write_json",
+    "write_tables",
+]
+
+
+def describe_score(what: str, score: FolderScore) -> str:
+    """One line on a scored folder: the maps scored, resized, and skipped (and why)."""
+    msg = f"{what}: {score.count} maps scored"
+    if score.resized:
+        msg += f", {score.resized} resized to their mask's size"
+    if score.missing:
+        msg += f", {len(score.missing)} masks without a map skipped"
+    if score.broken:
+        msg += f", {len(score.broken)} unreadable skipped ({'; '.join(score.broken)})"
+    return msg
 
 
 def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
@@ -29,6 +52,59 @@ def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None
             f"| {r['dataset']} | {r['method']} | {r['count']} | " + " | ".join(vals) + " |"
         )
     (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
+    """The published figure's columns (adaptive E, S, adaptive F, MAE) for every set, with
+    the convention in the heading; with ``compare`` the paper's RAS ``version`` row and the
+    difference (ours - paper) under each set the figure has."""
+    head = ["dataset", "method", "images", *(METRICS[k].long_title for k in PAPER_COLUMNS)]
+    lines = [
+        f"Convention: {convention} ({CONVENTIONS[convention].description})",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        ours = [r[k] for k in PAPER_COLUMNS]
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['count']} | "
+            + " | ".join(f"{v:.3f}" for v in ours)
+            + " |"
+        )
+        paper = published(version, r["dataset"]) if compare else None
+        if paper is not None:
+            theirs = [paper[k] for k in PAPER_COLUMNS]
+            lines.append(
+                f"| {r['dataset']} | paper (RAS {version}) | | "
+                + " | ".join(f"{v:.3f}" for v in theirs)
+                + " |"
+            )
+            lines.append(
+                f"| {r['dataset']} | difference | | "
+                + " | ".join(f"{a - b:+.3f}" for a, b in zip(ours, theirs, strict=True))
+                + " |"
+            )
+        elif compare:
+            lines.append(f"| {r['dataset']} | paper (RAS {version}) | | - | - | - | - |")
+    return lines
+
+
+def speed_lines(info: dict, method: str, compare: bool) -> list[str]:
+    """The lines under the paper's table: our FPS (batch 1, network only) and model size from
+    ``info`` (``eval``'s metrics.json fields), with ``compare`` the paper's."""
+    version, size, fps = info["version"], info["input_size"], info["fps"]
+    fps_text = f"{fps:.1f} FPS on {info['fps_device']}" if fps else "FPS not measured"
+    lines = [
+        f"RAS {version} ({method}), input {size}x{size}: {fps_text} (batch 1, network only, "
+        f"{info['backend']}); model size {info['model_size_mb']} MB."
+    ]
+    if compare:
+        lines.append(
+            f"Paper (RAS {version}, RTX 2080Ti): {PUBLISHED_FPS.get(version)} FPS, "
+            f"{PUBLISHED_MB.get(version)} MB."
+        )
+    return lines
 
 
 def write_json(data: dict, path: Path) -> None:

@@ -1,0 +1,172 @@
+"""``eval``'s work on the test sets: find and pair them, refuse an output inside the data,
+predict each set's maps at the photos' sizes and score them.
+
+Every set is found, paired and checked (nothing written into the data, every mask decodes
+completely) before any prediction starts. A photo or mask that does not decode completely is
+an error naming it; with ``skip`` it is named and skipped (not predicted, not scored).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ras_lightning.data.discovery import discover_set, find_set_dirs
+from ras_lightning.data.readers import read_photo
+from ras_lightning.data.sample import Sample
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.metrics.scoring import FolderScore, check_complete, score_folder
+from ras_lightning.utils.errors import DataError, UserError, check_outside
+
+log = logging.getLogger("ras_lightning.eval")
+
+#: the setting that turns a broken file from an error into a warning
+SKIP_HINT = "data.on_unpaired=skip"
+
+
+@dataclass
+class EvalSet:
+    """A test set's paired samples and its photo and mask folders."""
+
+    name: str
+    samples: list[Sample]
+    image_dir: Path
+    mask_dir: Path
+
+
+def _skip_or_raise(err: DataError, skip: bool) -> None:
+    if not skip:
+        raise DataError(f"{err}; set {SKIP_HINT} to skip it") from None
+    log.warning("skipped: %s", err)
+
+
+def find_test_sets(
+    root: str,
+    names: list[str],
+    out: Path,
+    on_unpaired: str = "error",
+    layouts: Mapping[str, Any] | None = None,
+) -> dict[str, EvalSet]:
+    """The sets ``names`` under ``root``, paired (``on_unpaired``), with every mask that
+    decodes completely; ``UserError`` when ``out`` (or a set's output folder) is a data folder
+    or inside one, symlinks resolved."""
+    layouts = dict(layouts or {})
+    skip = on_unpaired == "skip"
+    samples = {name: discover_set(root, name, on_unpaired, layouts.get(name)) for name in names}
+    dirs = {
+        name: find_set_dirs(
+            root, name, *(layouts.get(name, {}).get(k) for k in ("image_dir", "mask_dir"))
+        )
+        for name in samples
+    }
+    data_folders = {"data.root": root}
+    for name, (img_dir, mask_dir) in dirs.items():
+        data_folders |= {f"{name}'s photos": img_dir, f"{name}'s masks": mask_dir}
+    for target in (out, *(out / name for name in samples)):
+        check_outside(target, data_folders)
+    sets = {}
+    for name, found in samples.items():
+        kept = []
+        for s in found:
+            try:
+                check_complete(s.mask, "mask")
+                kept.append(s)
+            except DataError as err:  # its photo is not predicted either
+                _skip_or_raise(err, skip)
+        if not kept:
+            raise DataError(f"dataset '{name}': no mask could be read")
+        sets[name] = EvalSet(name, kept, Path(dirs[name][0]), Path(dirs[name][1]))
+    return sets
+
+
+def predict_maps(
+    predictor: BatchedPredictor,
+    test_set: EvalSet,
+    out: Path,
+    skip: bool = False,
+    progress: bool = True,
+) -> set[str]:
+    """Write the map of every photo of ``test_set`` as ``out/<stem>.png`` (at the photo's
+    size); return the stems written."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    def photos() -> Iterator[tuple[str, np.ndarray]]:
+        for s in test_set.samples:
+            try:  # a truncated or corrupt photo is a DataError naming it
+                yield s.name, read_photo(s.image)
+            except DataError as err:
+                _skip_or_raise(err, skip)
+
+    done: set[str] = set()
+    bar = tqdm(
+        total=len(test_set.samples),
+        desc=f"predict {test_set.name}",
+        disable=not progress,
+        leave=False,
+    )
+    for stem, saliency in predictor.iter_predict(photos()):
+        if not cv2.imwrite(str(out / f"{stem}.png"), saliency):
+            raise UserError(f"could not write {out / f'{stem}.png'}")
+        done.add(stem)
+        bar.update(1)
+    bar.close()
+    if not done:
+        raise DataError(f"dataset '{test_set.name}': no photo could be read")
+    return done
+
+
+def evaluate_set(
+    predictor: BatchedPredictor,
+    test_set: EvalSet,
+    out: Path,
+    convention: str,
+    skip: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> FolderScore:
+    """Predict ``test_set``'s maps into ``out`` and score them in ``convention``: only this
+    run's maps, so a stale map of a skipped photo is not scored."""
+    done = predict_maps(predictor, test_set, out, skip, progress)
+    score = score_folder(
+        test_set.mask_dir,
+        out,
+        "skip" if skip else "error",
+        workers,
+        progress,
+        desc=f"score {test_set.name}",
+        convention=convention,
+        only=done,
+        skip_hint=SKIP_HINT,
+    )
+    for bad in score.broken:
+        log.warning("skipped: %s", bad)
+    log.info(
+        "%s: %d maps, max_f %.4f, mae %.4f",
+        test_set.name,
+        score.count,
+        score.metrics["max_f"],
+        score.metrics["mae"],
+    )
+    return score
+
+
+def model_info(predictor: BatchedPredictor, weights: str, fps_runs: int | None) -> dict:
+    """``eval``'s metrics.json fields on the model: weights, RAS version, input size, backend,
+    FPS as the paper measures it (batch 1, network only; None without ``fps_runs``), the
+    device it ran on, and the model size in MB."""
+    return {
+        "weights": weights,
+        "version": predictor.version,
+        "input_size": predictor.size,
+        "backend": predictor.name,
+        "fps": predictor.measure_fps(fps_runs) if fps_runs is not None else None,
+        "fps_device": predictor.device_name,
+        "model_size_mb": round(predictor.size_mb, 1) if predictor.size_mb else None,
+    }
