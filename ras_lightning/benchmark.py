@@ -7,75 +7,59 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
-import hydra
 from omegaconf import DictConfig
 
-from ras_lightning.utils.errors import require, user_errors
+from ras_lightning.inference.onnx_predictor import OnnxPredictor
+from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.entry import hydra_command
+from ras_lightning.utils.errors import require
 
 EXAMPLE = "python -m ras_lightning.benchmark weights=RAS.v2.pth"
 
 
-def _phase(what: str, fn: Callable[[], float]) -> float:
-    """Run one timed phase with a line before and after it on stderr (progress: a
-    ResNet-50 phase takes tens of seconds on a CPU; stdout keeps only the table)."""
-    print(f"benchmark: {what} ...", file=sys.stderr, flush=True)
+def _progress(line: str) -> None:
+    """A progress line on stderr (stdout keeps only the table)."""
+    print(f"benchmark: {line}", file=sys.stderr, flush=True)
+
+
+def _phase(what: str, predictor: BatchedPredictor, cfg: DictConfig) -> float:
+    """One timed phase with a line before and after it (a ResNet-50 phase takes tens of
+    seconds on a CPU)."""
+    _progress(f"{what} ...")
     t = time.perf_counter()
-    fps = fn()
-    print(
-        f"benchmark: {what}: {fps:.2f} FPS ({time.perf_counter() - t:.1f} s)",
-        file=sys.stderr,
-        flush=True,
-    )
+    fps = predictor.measure_fps(cfg.runs, cfg.warmup, cfg.size)
+    _progress(f"{what}: {fps:.2f} FPS ({time.perf_counter() - t:.1f} s)")
     return fps
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    """Time each network on ``cfg.device``; print the table; return {network: FPS}."""
     require(cfg, {"weights": "our .ckpt or the authors' RAS.v1.pth / RAS.v2.pth"}, EXAMPLE)
-    import torch
-
-    from ras_lightning.models.fusion import fold_batchnorm
-    from ras_lightning.models.weights import load_weights
-    from ras_lightning.utils.devices import device_name, pick_device
-    from ras_lightning.utils.timing import measure_fps, model_size_mb
+    # torch only after the settings are checked: `--help` and a missing key answer at once
+    from ras_lightning.inference.torch_predictor import TorchPredictor
 
     trust = bool(cfg.get("trust_weights", False))
     weights = load_weights(cfg.weights, trust)
-    device = pick_device(cfg.device)
+    eager = TorchPredictor(weights, cfg.device, 1, fold_bn=False, channels_last=False)
+    device, version = eager.device_name, weights.net.version
     runs = f"{cfg.warmup} warm-up + {cfg.runs} timed runs at {cfg.size}x{cfg.size}"
-    print(
-        f"benchmark: RAS {weights.net.version} on {device_name(device)}, {runs} per network",
-        file=sys.stderr,
-        flush=True,
-    )
-    eager = weights.net.eval().to(device)
-    fast = fold_batchnorm(weights.net).to(device, memory_format=torch.channels_last)
-    half = device.type == "cuda"
-    results = {}
-    name = "eager fp32 (the authors' loop)"
-    results[name] = _phase(name, lambda: measure_fps(eager, device, cfg.size, cfg.runs, cfg.warmup))
-    name = "BN folded + channels-last" + (" + fp16" if half else "")
-    results[name] = _phase(
-        name,
-        lambda: measure_fps(
-            fast, device, cfg.size, cfg.runs, cfg.warmup, channels_last=True, half=half
-        ),
-    )
-    if device.type == "cpu" and cfg.onnxruntime:
-        from ras_lightning.inference.onnx_predictor import OnnxPredictor
-
-        print(
-            "benchmark: ONNX Runtime: loading (exported into the ONNX cache on first use) ...",
-            file=sys.stderr,
-            flush=True,
-        )
+    _progress(f"RAS {version} on {device}, {runs} per network")
+    fast = TorchPredictor(weights, cfg.device, 1, fold_bn=True, channels_last=True, half=True)
+    timed = {
+        "eager fp32 (the authors' loop)": eager,
+        "BN folded + channels-last" + (" + fp16" if fast.autocast else ""): fast,
+    }
+    results = {name: _phase(name, p, cfg) for name, p in timed.items()}
+    if eager.device.type == "cpu" and cfg.onnxruntime:
+        _progress("ONNX Runtime: loading (exported into the ONNX cache on first use) ...")
         ort = OnnxPredictor(cfg.weights, 1, cfg.get("threads"), cfg.get("cache_dir"), trust)
         name = "ONNX Runtime (predict/eval default on a CPU)"
-        results[name] = _phase(name, lambda: ort.measure_fps(cfg.runs, cfg.warmup, cfg.size))
+        results[name] = _phase(name, ort, cfg)
     print(
-        f"RAS {weights.net.version}, {cfg.size}x{cfg.size}, batch 1, network only, on "
-        f"{device_name(device)}; model size {model_size_mb(weights.net):.1f} MB"
+        f"RAS {version}, {cfg.size}x{cfg.size}, batch 1, network only, on {device}; "
+        f"model size {eager.size_mb:.1f} MB"
     )
     print("| network | FPS |")
     print("|---|---|")
@@ -84,11 +68,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="benchmark")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        run(cfg)
-
+main = hydra_command("benchmark", run)
 
 if __name__ == "__main__":
     main()

@@ -15,37 +15,36 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 from ras_lightning.metrics.registry import metric_names
-from ras_lightning.metrics.reports import plot_curves, write_json, write_tables
+from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import score_folder
-from ras_lightning.utils.errors import UserError, check_outside, require, user_errors
+from ras_lightning.utils.entry import hydra_command
+from ras_lightning.utils.errors import UserError, check_outside, require
 
 log = logging.getLogger("ras_lightning.score")
 
 
+EXAMPLE = "python -m ras_lightning.score gt_dir=data/ECSSD/masks pred_dir=maps/ECSSD output_dir=out"
+
+
 def _method_dir(template: str, dataset: str) -> Path:
+    """A method's maps of ``dataset``: ``{dataset}`` in ``template`` filled, else the
+    sub-folder named as the dataset if there is one, else ``template`` itself."""
     if "{dataset}" in template:
         return Path(template.format(dataset=dataset)).expanduser()
     base = Path(template).expanduser()
     return base / dataset if (base / dataset).is_dir() else base
 
 
-EXAMPLE = "python -m ras_lightning.score gt_dir=data/ECSSD/masks pred_dir=maps/ECSSD output_dir=out"
-
-
 def run(cfg: DictConfig) -> dict:
+    """Score the configured folders; return ``{dataset: {method: {metric: value}}}``."""
     datasets = dict(cfg.get("datasets") or {})
     methods = dict(cfg.get("methods") or {})
     single = not datasets and not methods
     if single:
-        require(
-            cfg,
-            {"gt_dir": "the folder of masks", "pred_dir": "the folder of maps"},
-            EXAMPLE,
-        )
+        require(cfg, {"gt_dir": "the folder of masks", "pred_dir": "the folder of maps"}, EXAMPLE)
     require(cfg, {"output_dir": "where to write the tables and plots"}, EXAMPLE)
     out = Path(cfg.output_dir).expanduser()
     if single:
@@ -66,27 +65,13 @@ def run(cfg: DictConfig) -> dict:
         folders[f"pred_dir of {method} on {dataset}" if not single else "pred_dir"] = pred_dir
     check_outside(out, folders)
     rows, results = [], {}
+    how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
     for dataset, gt_dir in datasets.items():
         curves = {}
         for method in methods:
-            pred_dir = pred_dirs[dataset, method]
-            score = score_folder(
-                gt_dir,
-                pred_dir,
-                cfg.missing,
-                cfg.workers,
-                cfg.progress,
-                desc=f"{method} on {dataset}",
-                convention=cfg.convention,
-            )
-            msg = f"{method} on {dataset}: {score.count} maps scored"
-            if score.resized:
-                msg += f", {score.resized} resized to their mask's size"
-            if score.missing:
-                msg += f", {len(score.missing)} masks without a map skipped"
-            if score.broken:
-                msg += f", {len(score.broken)} unreadable skipped ({'; '.join(score.broken)})"
-            log.info(msg)
+            what = f"{method} on {dataset}"
+            score = score_folder(gt_dir, pred_dirs[dataset, method], cfg.missing, desc=what, **how)
+            log.info(describe_score(what, score))
             results.setdefault(dataset, {})[method] = score.metrics
             rows.append(
                 {"dataset": dataset, "method": method, "count": score.count, **score.metrics}
@@ -104,11 +89,7 @@ def run(cfg: DictConfig) -> dict:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="score")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        run(cfg)
-
+main = hydra_command("score", run)
 
 if __name__ == "__main__":
     main()
