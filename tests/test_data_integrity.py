@@ -1,9 +1,11 @@
 """One mask reader, broken files found before training (with the decode cache), one EXIF
-policy and duplicate stems: through the readers and the real ``train`` CLI."""
+policy and duplicate stems: through the readers, ``train.run`` in this process and (under
+``-m slow``) the real ``train`` CLI with ``trainer=ddp_sim``."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from ras_lightning.data import SODDataModule
 from ras_lightning.data.demo import make_scene
 from ras_lightning.data.readers import read_mask
 from ras_lightning.utils.errors import DataError
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, run_command
 
 ORIENTATION = 0x0112
 # a run that would train one epoch of two batches (1 test batch), resnet18 from scratch
@@ -127,8 +129,10 @@ def test_label_maps_are_a_named_error(tmp_path: Path) -> None:
         read_mask(str(tmp_path / "labels.png"))
 
 
-# -- through the training CLI ----------------------------------------------------------------
-def test_labels_alpha_exif_and_skips_train_with_real_masks(tmp_path: Path) -> None:
+# -- through training -----------------------------------------------------------------------
+def test_labels_alpha_exif_and_skips_train_with_real_masks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """0/1 label masks train as real masks (the old reader divided by 255: empty targets,
     test max_f 0); alpha-only masks read; a photo with EXIF orientation 6 and a mask drawn
     on the displayed photo trains; with data.on_unpaired=skip a truncated photo and a
@@ -144,18 +148,18 @@ def test_labels_alpha_exif_and_skips_train_with_real_masks(tmp_path: Path) -> No
     _truncate(alpha / "images" / "0002.jpg")
     Image.fromarray(_scene(3)[0]).save(alpha / "images" / "0003.png")  # 0003 twice
     run = tmp_path / "run"
-    res = run_cli(
-        "train",
-        f"data.root={root}",
-        f"hydra.run.dir={run}",
-        *RUN,
-        "data.train_set=TR",
-        "data.val_sets=[LAB]",
-        "data.test_sets=[LAB,ALPHA]",
-        "data.on_unpaired=skip",
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    log = res.stdout + res.stderr
+    with caplog.at_level(logging.INFO):
+        run_command(
+            "train",
+            f"data.root={root}",
+            *RUN,
+            "data.train_set=TR",
+            "data.val_sets=[LAB]",
+            "data.test_sets=[LAB,ALPHA]",
+            "data.on_unpaired=skip",
+            run_dir=run,
+        )
+    log = caplog.text
     assert re.search(r"ALPHA.*skipped.*0003\.jpg \+ 0003\.png", log), log[-3000:]
     assert re.search(r"ALPHA.*skipped 1 pairs: cannot read image .*0002\.jpg", log), log[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -163,12 +167,10 @@ def test_labels_alpha_exif_and_skips_train_with_real_masks(tmp_path: Path) -> No
         assert metrics[key] > 0.05, (key, metrics[key])
 
 
-def test_truncated_photos_stop_the_run_before_training_cached_and_under_ddp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """12 truncated test photos: one line naming 10 of them and the count, before training.
-    A first check (in this process) fills the cache; the CLI run under trainer=ddp_sim then
-    decodes nothing, takes every outcome (the errors too) from the cache and names the files."""
+def _truncated_test_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, list]:
+    """A data root whose test set TE has 12 truncated photos of 14, and a decode cache
+    (``RAS_LIGHTNING_CACHE``) filled by a first check in this process, which stops with one
+    line naming them; the root, the cache and the root's files (name, mtime) before."""
     root = tmp_path / "data"
     _make_set(root, "TR", 6)
     te = _make_set(root, "TE", 14, seed=20)
@@ -181,17 +183,57 @@ def test_truncated_photos_stop_the_run_before_training_cached_and_under_ddp(
     with pytest.raises(DataError, match=r"^dataset 'TE': 12 bad files: cannot read image "):
         dm.setup()
     assert len(list((cache / "decode").glob("*.json"))) == 4  # TR and TE, photos and masks
+    return root, cache, before
 
-    run = tmp_path / "run"
-    args = [f"data.root={root}", f"hydra.run.dir={run}", *RUN, "trainer=ddp_sim"]
-    args += ["data.train_set=TR", "data.val_sets=[]", "data.val_fraction=0", "data.test_sets=[TE]"]
-    res = run_cli("train", *args, env={"RAS_LIGHTNING_CACHE": str(cache)})
-    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
-    (line,) = _errors(res.stderr)
-    assert line.startswith("error: dataset 'TE': 12 bad files: cannot read image "), line
+
+TRUNCATED_RUN = [
+    "data.train_set=TR",
+    "data.val_sets=[]",
+    "data.val_fraction=0",
+    "data.test_sets=[TE]",
+]
+
+
+def _check_truncated_line(line: str) -> None:
+    """The one line: the count, the first 10 files by name, the way out."""
+    assert line.startswith("dataset 'TE': 12 bad files: cannot read image "), line
     named = re.findall(r"cannot read image \S*/TE/images/(\d+)\.jpg: ", line)
     assert named == [f"{i:04d}" for i in range(10)], line
     assert line.endswith("... (fix them or set data.on_unpaired=skip)"), line
+
+
+def test_truncated_photos_stop_the_run_before_training_and_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """12 truncated test photos: one line naming 10 of them and the count, before training.
+    A first check fills the cache; the training run then decodes nothing, takes every
+    outcome (the errors too) from the cache and names the files."""
+    root, _, before = _truncated_test_set(tmp_path, monkeypatch)
+    run = tmp_path / "run"
+    with caplog.at_level(logging.INFO), pytest.raises(DataError) as err:
+        run_command("train", f"data.root={root}", *RUN, *TRUNCATED_RUN, run_dir=run)
+    (line,) = str(err.value).strip().splitlines()
+    _check_truncated_line(line)
+    assert not (run / "checkpoints").exists()  # stopped before training
+    log = caplog.text
+    assert re.search(r"checked 12 files .*\(0 decoded, 12 unchanged", log), log[-2000:]
+    assert re.search(r"checked 28 files .*\(0 decoded, 28 unchanged", log), log[-2000:]
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_truncated_photos_stop_the_cli_run_under_ddp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above through the real CLI under trainer=ddp_sim: one ``error:`` line, exit 1."""
+    root, cache, before = _truncated_test_set(tmp_path, monkeypatch)
+    run = tmp_path / "run"
+    args = [f"data.root={root}", f"hydra.run.dir={run}", *RUN, "trainer=ddp_sim", *TRUNCATED_RUN]
+    res = run_cli("train", *args, env={"RAS_LIGHTNING_CACHE": str(cache)})
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    (line,) = _errors(res.stderr)
+    assert line.startswith("error: "), line
+    _check_truncated_line(line.removeprefix("error: "))
     assert not (run / "checkpoints").exists()  # stopped before training
     log = res.stdout + res.stderr
     assert re.search(r"checked 12 files .*\(0 decoded, 12 unchanged", log), log[-2000:]
