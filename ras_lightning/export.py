@@ -21,6 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, require
 
@@ -41,7 +42,6 @@ def run(cfg: DictConfig) -> float:
     # torch and the exporters only after the settings are checked: errors come at once
     from ras_lightning.models import export
     from ras_lightning.models.fusion import fold_batchnorm
-    from ras_lightning.models.weights import load_weights
 
     weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
     out = Path(str(cfg.output)).expanduser()

@@ -15,6 +15,7 @@ from typing import Any
 
 from ras_lightning.inference.onnx_predictor import OnnxPredictor
 from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.models.weights import load_weights
 from ras_lightning.utils import devices
 from ras_lightning.utils.errors import UserError
 
@@ -49,13 +50,12 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
                 f"backend=onnxruntime runs on the CPU; device={cfg.device} needs backend=torch"
             )
         threads = cfg.get("threads")
-        # batch_size=null: one photo per physical core (at most 4), run side by side on a
-        # share of the threads each
+        # batch_size=null: one photo per physical core (at most 4), the runs side by side on a
+        # share of the threads each (faster than one run on all threads: OnnxPredictor)
         batch = cfg.batch_size or min(threads or devices.physical_cores(), 4)
         return OnnxPredictor(str(cfg.weights), batch, threads, cfg.get("cache_dir"), trust, minmax)
     # imported here: a CPU run on a cached ONNX file never imports torch
     from ras_lightning.inference.torch_predictor import TorchPredictor
-    from ras_lightning.models.weights import load_weights
 
     return TorchPredictor(
         load_weights(cfg.weights, trust),

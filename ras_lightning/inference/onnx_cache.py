@@ -38,7 +38,10 @@ from pathlib import Path
 
 import onnxruntime
 
-# 2: the metadata keys of exported files (ras_version, input_size)
+from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.timing import model_size_mb
+
+# raised whenever an entry's content or metadata changes, so older entries are never hit
 CACHE_FORMAT = 2
 OPSET = 17
 # everything besides the weights that decides the exported file: part of the key
@@ -146,8 +149,6 @@ def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     # torch and the exporter only here: a cache hit never imports them
     from ras_lightning.models.export import export_onnx
     from ras_lightning.models.fusion import fold_batchnorm
-    from ras_lightning.models.weights import load_weights
-    from ras_lightning.utils.timing import model_size_mb
 
     loaded = load_weights(weights, trust)
     size_mb = model_size_mb(loaded.net)

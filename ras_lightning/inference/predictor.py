@@ -27,7 +27,7 @@ class BatchedPredictor:
     name: str  # the engine, for reports
     version: str  # RAS v1 or v2
     size_mb: float | None  # the fp32 state dict's size (the paper's model size), if known
-    minmax: bool = True  # the authors' per-image min-max normalisation of every map
+    minmax: bool  # the authors' per-image min-max normalisation of every map
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """The finest side output's logits (N, 1, h, w) for a preprocessed batch."""

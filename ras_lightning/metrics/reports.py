@@ -159,6 +159,7 @@ def write_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
 def _plot(
     lines: dict, labels: tuple[str, str], title: str, xlim: tuple[int, int], path: Path
 ) -> Path:
+    # matplotlib only when a plot is drawn: `--help`, plots=false and the tables skip it
     import matplotlib
 
     matplotlib.use("Agg")
