@@ -25,7 +25,9 @@ Each stage runs as ``python gpu_check.py --stage NAME`` in its own process (and 
 under its own time limit, one at a time (``--jobs``: 1; timings must not overlap); a failure or
 timeout is recorded (status and the tail of its output) and the next stage runs. This file is
 the command line; the parts are in ``benchmarks/gpu/`` (``runner``, ``stages``, ``report``).
-Stages, in order, with their limits on a GPU:
+FPS is timed by ``ras_lightning.utils.timing.measure_fps`` (but for the authors' protocol),
+training throughput by ``benchmarks/bench_training.py``'s ``fit_steps``. Stages, in order, with
+their limits on a GPU:
 
 =================  ======  ===========================================================
 stage              limit   measures
@@ -84,6 +86,7 @@ from pathlib import Path
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The check's options (``--stage``/``--result``: a stage process, given by the runner)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for gpu_check.json/.md/.log")
     p.add_argument("--work", help="folder for the bulky files (default $TMPDIR/ras_gpu_check)")
@@ -107,9 +110,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the check (exit 1 when a stage failed), or, with ``--stage``, one stage."""
     args = parse(argv)
-    # imported here, after the repository is on sys.path (see below); a stage process
-    # imports only its own stage's packages
+    # imported here, after the repository is on sys.path (see below); neither imports torch
+    # or the project: a stage imports what it measures when it runs
     if args.stage:
         from benchmarks.gpu.stages import run_stage_process
 

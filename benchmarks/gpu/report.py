@@ -9,6 +9,7 @@ from benchmarks.gpu.plan import PAPER, STAGES, sizes
 
 
 def fmt(x: Any, nd: int = 1) -> str:
+    """A figure for the tables: ``nd`` decimals for a float, a dash for nothing."""
     if x is None:
         return "—"
     if isinstance(x, float):

@@ -274,6 +274,7 @@ class Runner:
                 self.finish(name, None)
 
     def run(self) -> int:
+        """The install, then every stage; 1 when one failed or timed out, else 0."""
         self.report["install"], site = install(self.args, self.say)
         self.env = stage_env(site, self.quick)
         self.flush()

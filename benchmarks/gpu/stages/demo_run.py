@@ -22,6 +22,7 @@ def _demo_root(ctx: Ctx) -> Path:
 
 
 def stage_demo_data(ctx: Ctx) -> None:
+    """The built-in demo sets into ``WORK/data/demo``."""
     from ras_lightning.data.demo import make_demo_data
 
     root = make_demo_data(_demo_root(ctx), ctx.sz["demo_sets"])
@@ -89,6 +90,7 @@ def _fresh(*folders: Path) -> None:
 
 
 def stage_e2e_train(ctx: Ctx) -> None:
+    """``train`` on the demo data: per-epoch loss (finite, decreasing) and the test metrics."""
     s = ctx.sz
     run = ctx.work / "train"
     _fresh(run)
@@ -145,6 +147,7 @@ def _map_drift(fp32: Path, fp16: Path) -> dict[str, float | int | None]:
 
 
 def stage_eval(ctx: Ctx) -> None:
+    """``eval`` of the run's ``last.ckpt`` against the run's own test; on a GPU, fp16's drift."""
     ckpt = ctx.work / "train" / "checkpoints" / "last.ckpt"
     if not ckpt.is_file():
         ctx.save(_status="skipped: no checkpoint (e2e_train failed)")
@@ -197,6 +200,7 @@ def stage_eval(ctx: Ctx) -> None:
 
 
 def stage_ddp(ctx: Ctx) -> None:
+    """The run under DDP against one GPU's test of the same checkpoint (two GPUs or more)."""
     import torch
 
     gpus = torch.cuda.device_count() if ctx.cuda and torch.cuda.is_available() else 0

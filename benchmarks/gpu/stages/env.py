@@ -81,6 +81,7 @@ def _gpu_info(ctx: Ctx) -> dict[str, Any]:
 
 
 def stage_env(ctx: Ctx) -> None:
+    """Python, torch, CUDA, cuDNN and the packages' versions; the GPUs, or the CPU."""
     import torch
 
     from ras_lightning.utils.devices import cpu_name

@@ -1,5 +1,5 @@
-"""Inference speed stages: the authors' FPS protocol, ours (the BatchNorm-folded,
-channels-last network) and ``torch.compile``'s."""
+"""Inference speed stages: the authors' FPS protocol, ours (``utils.timing.measure_fps`` on
+the BatchNorm-folded, channels-last network) and ``torch.compile``'s."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import shutil
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 from benchmarks.gpu.context import Ctx
@@ -63,33 +62,15 @@ def stage_fps_authors(ctx: Ctx, version: str) -> None:
     )
 
 
-def _throughput(
-    net: Any, x: Any, warmup: int, runs: int, sync: Callable[[], None], amp: Any = None
-) -> float:
-    """Images/s of ``net`` on ``x`` after ``warmup`` passes (synchronised at both ends)."""
-    import torch
-
-    with (
-        torch.inference_mode(),
-        torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None),
-    ):
-        for _ in range(warmup):
-            net(x)
-        sync()
-        start = time.perf_counter()
-        for _ in range(runs):
-            net(x)
-        sync()
-        elapsed = time.perf_counter() - start
-    return runs * x.shape[0] / elapsed
-
-
 def stage_fps_ours(ctx: Ctx) -> None:
+    """Batch-1 FPS as we run it (eager fp32 warmed up, then BatchNorm folded and channels-last
+    in fp32 and autocast) and batched autocast throughput, for v2 then v1."""
     import torch
 
     from ras_lightning.models.fusion import fold_batchnorm
+    from ras_lightning.utils.timing import measure_fps
 
-    dev, sync, amp, s = ctx.device(), ctx.sync(), ctx.amp_dtype(), ctx.sz
+    dev, amp, s = ctx.device(), ctx.amp_dtype(), ctx.sz
     size, cl = s["size"], torch.channels_last
     ctx.save(
         size=size,
@@ -99,11 +80,12 @@ def stage_fps_ours(ctx: Ctx) -> None:
         batch=s["batch"],
         settings="BatchNorm folded, channels-last, cudnn.benchmark (CUDA), inference_mode",
     )
+    timed = {"size": size, "runs": s["runs"], "warmup": s["warmup"]}
     for version in ("v2", "v1"):
         net = _net(version, dev)
         x = torch.randn(1, 3, size, size, device=dev)
         torch.backends.cudnn.benchmark = False
-        eager = _throughput(net, x, s["warmup"], s["runs"], sync)
+        eager = measure_fps(net, dev, **timed)
         if ctx.cuda:
             torch.backends.cudnn.benchmark = True
         folded = fold_batchnorm(net).to(dev, memory_format=cl)
@@ -111,13 +93,13 @@ def stage_fps_ours(ctx: Ctx) -> None:
             ref = torch.sigmoid(net(x)[0])
             got = torch.sigmoid(folded(x.contiguous(memory_format=cl))[0])
             fold_diff = float((ref - got).abs().max())
-        xcl = x.contiguous(memory_format=cl)
-        fp32 = _throughput(folded, xcl, s["warmup"], s["runs"], sync)
-        half = _throughput(folded, xcl, s["warmup"], s["runs"], sync, amp)
-        xb = torch.randn(s["batch"], 3, size, size, device=dev).contiguous(memory_format=cl)
+        fp32 = measure_fps(folded, dev, channels_last=True, **timed)
+        half = measure_fps(folded, dev, channels_last=True, autocast=amp, **timed)
         if ctx.cuda:
             torch.cuda.reset_peak_memory_stats(dev)
-        batched = _throughput(folded, xb, 2, s["batch_runs"], sync, amp)
+        batched = measure_fps(
+            folded, dev, size, s["batch_runs"], 2, True, batch=s["batch"], autocast=amp
+        )
         peak = torch.cuda.max_memory_allocated(dev) / 2**30 if ctx.cuda else None
         ctx.save(
             **{
@@ -148,6 +130,7 @@ def stage_compile(ctx: Ctx, version: str) -> None:
     import torch
 
     from ras_lightning.models.fusion import fold_batchnorm
+    from ras_lightning.utils.timing import measure_fps
 
     limit = float(ctx.args.compile_limit or ctx.sz["compile_limit_s"])
     dev, sync, amp, s = ctx.device(), ctx.sync(), ctx.amp_dtype(), ctx.sz
@@ -172,5 +155,7 @@ def stage_compile(ctx: Ctx, version: str) -> None:
         sync()
     watchdog.cancel()
     ctx.save(compile_s=time.perf_counter() - start)
-    fps = _throughput(compiled, x, s["warmup"], s["runs"], sync, amp)
+    fps = measure_fps(
+        compiled, dev, s["size"], s["runs"], s["warmup"], channels_last=True, autocast=amp
+    )
     ctx.save(amp_fps=fps, amp_dtype=_amp_name(amp))
