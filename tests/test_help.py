@@ -150,9 +150,8 @@ def test_paths_with_commas_brackets_spaces_and_accents_quoted_as_the_readme(
         f"output_dir='{out}'",
         "workers=1",
     )
-    assert (
-        out / "metrics.json"
-    ).is_file() and "| a,b [1] é | maps | 3 |" in capsys.readouterr().out
+    assert (out / "metrics.json").is_file()
+    assert "| a,b [1] é | maps | 3 |" in capsys.readouterr().out
     # unquoted, Hydra's grammar refuses the same value
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OverrideParseException):
