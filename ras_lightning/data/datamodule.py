@@ -38,6 +38,9 @@ class SODDataModule(L.LightningDataModule):
     (:mod:`ras_lightning.data.integrity`, cached across runs): :meth:`prepare_data` (rank 0
     under DDP) checks the sets of the trainer's stage (fit: train + validation; without a
     trainer, fit), :meth:`setup` any set not checked yet.
+
+    The train command checks the values first (``training/config_checks.py``: one line
+    naming the key).
     """
 
     def __init__(
@@ -62,10 +65,6 @@ class SODDataModule(L.LightningDataModule):
         eval_batch_size: int | None = None,
     ) -> None:
         super().__init__()
-        if on_unpaired not in ("error", "skip"):
-            raise ValueError(f"data.on_unpaired must be 'error' or 'skip', got {on_unpaired!r}")
-        if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         self.root = str(root)
         self.train_set = train_set
         self.val_sets = list(val_sets or [])

@@ -18,9 +18,9 @@ Both recipes read the photo with :func:`ras_lightning.data.readers.read_photo` (
 serves both: see there).
 
 Everything here is NumPy / PIL / OpenCV (no torch), so the ONNX Runtime backend uses it too;
-:func:`ras_lightning.training.module.RASModule` does the same steps in torch for the end-of-training
-test. Both are checked against a transcription of the authors' scripts in
-``tests/test_faithful.py``.
+:func:`logits_to_map` is the one logits -> map step of every backend and of the end-of-training
+test (``training/module.py``). It is checked against a transcription of the authors' scripts
+in ``tests/test_faithful.py``.
 """
 
 from __future__ import annotations

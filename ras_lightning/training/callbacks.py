@@ -1,9 +1,10 @@
-"""Fault handling: a checkpoint on SIGTERM or Ctrl-C."""
+"""Training callbacks: the learning rate per epoch, a checkpoint on SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -36,3 +37,27 @@ class SaveOnInterrupt(L.Callback):
                 self.path,
                 self.path,
             )
+
+
+class EpochLearningRate(L.Callback):
+    """Log ``name`` (default ``train/lr``) once per epoch, at its first batch in this process
+    (so an epoch resumed mid-way, which skips ``on_train_epoch_start``, logs it too): the
+    head's lr, the one the optimizer config sets (the backbone's is that x
+    ``model.backbone_lr_mult``).
+
+    Lightning's ``LearningRateMonitor`` would log one key per parameter group
+    (``train/lr/backbone``, ``train/lr/head``) straight to the loggers, in rows without the
+    epoch; logged through the module, as the losses, each logger's row carries the epoch.
+    """
+
+    def __init__(self, name: str = "train/lr") -> None:
+        self.name = name
+        self._logged_epoch = -1
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._logged_epoch != trainer.current_epoch:
+            self._logged_epoch = trainer.current_epoch
+            lr = trainer.optimizers[0].param_groups[-1]["lr"]
+            module.log(self.name, lr, on_step=False, on_epoch=True, batch_size=1)

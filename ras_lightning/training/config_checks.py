@@ -27,7 +27,9 @@ def _options(conf_dir: Path, group: str) -> list[str] | None:
     folder = conf_dir / group
     if not folder.is_dir():
         return None
-    return sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    # ``_base``: what a group's options share, not an option
+    files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")]
+    return sorted(p.stem for p in files if not p.stem.startswith("_"))
 
 
 def check_group_choices(args: Sequence[str], conf_dir: Path) -> None:
