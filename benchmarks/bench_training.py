@@ -13,7 +13,7 @@ its own subprocess (so its peak RSS is its own):
 
 * ``plain loop``: zero_grad / forward / loss / backward / step, as the authors' train.py;
 * ``Trainer.fit, fast defaults off``: ``strategy=vN`` composed from ``conf/`` (RASModule, its
-  optimizer groups, logging) with ``model.channels_last=false model.fused_optimizer=false``:
+  optimizer groups, logging) with ``model.channels_last=false optimizer.fused=false``:
   the same computation as the plain loop, so the difference is the framework's overhead;
 * ``Trainer.fit, defaults``: the configs' defaults (what a user gets);
 * ``Trainer.fit, defaults with channels_last flipped``: what the other memory format gives;
@@ -57,7 +57,7 @@ CONTENDERS = {
 OVERRIDES = {
     "plain": [],
     "plain_cl": [],
-    "fit_off": ["model.channels_last=false", "model.fused_optimizer=false"],
+    "fit_off": ["model.channels_last=false", "optimizer.fused=false"],
     "fit": [],
     "fit_flip": ["model.channels_last={cl}"],
 }
@@ -232,7 +232,7 @@ def worker(
         "first_step_s": stamps[1] - stamps[0],
         "rss_mb": peak_rss_mb(),
         "channels_last": bool(cfg.model.channels_last) if name.startswith("fit") else None,
-        "fused": bool(cfg.model.fused_optimizer) if name.startswith("fit") else None,
+        "fused": bool(cfg.optimizer.fused) if name.startswith("fit") else None,
         "precision": str(cfg.trainer.precision),
     }
 

@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheels", default=str(DEFAULT_WHEELS), help="the wheel folder")
     p.add_argument("--site", default=str(DEFAULT_SITE), help="where the wheels are installed")
     args = p.parse_args(argv)
-    info = offline_install(Path(args.wheels), Path(args.site))
+    try:
+        info = offline_install(Path(args.wheels), Path(args.site))
+    except RuntimeError as exc:  # no wheels, or pip failed: said in a few lines
+        sys.exit(str(exc))
     print(json.dumps(info, indent=2))
     print(f"PYTHONPATH={args.site}:{REPO}", file=sys.stderr)
     return 0
