@@ -431,15 +431,14 @@ def test_onnx_cache_hit_without_torch_new_entry_per_weights_and_rebuild(
 
 
 def test_onnx_cache_new_entry_per_weights_override_and_rebuild(
-    official_r18: Path, tmp_path: Path, command_output: Callable[[], str]
+    tmp_path: Path, command_output: Callable[[], str]
 ) -> None:
     """The ONNX cache in process: a hit exports nothing, changed weights get their own entry,
     ``cache_dir=`` wins over ``RAS_LIGHTNING_CACHE``, a damaged optimised file is made again
     from the exported one (no export), a damaged exported file is exported again."""
     src = mixed_photos(tmp_path)
     cache, other = tmp_path / "cache", tmp_path / "other_cache"
-    weights = tmp_path / "RAS.v2.pth"
-    weights.write_bytes(official_r18.read_bytes())
+    weights = seeded_ckpt(tmp_path / "ras.ckpt")  # ours, ResNet-18 at 64 px: quick to run
 
     def predict(out: str, **overrides: str) -> str:
         with pytest.MonkeyPatch.context() as mp:
@@ -464,9 +463,9 @@ def test_onnx_cache_new_entry_per_weights_override_and_rebuild(
         cold = np.asarray(Image.open(tmp_path / "cold" / name))
         assert np.array_equal(cold, np.asarray(Image.open(tmp_path / "warm" / name)))
     # the key is the file's content: changed weights get their own entry
-    state = torch.load(weights, weights_only=True)
-    state["module.mscm.score.bias"] += 1.0
-    torch.save(state, weights)
+    ckpt = torch.load(weights, weights_only=True)
+    ckpt["state_dict"]["net.mscm.score.bias"] += 1.0
+    torch.save(ckpt, weights)
     assert "exporting the network" in predict("changed") and len(_exported(cache)) == 2
     # cache_dir= overrides RAS_LIGHTNING_CACHE
     predict("override", cache_dir=str(other))
