@@ -473,6 +473,7 @@ def assert_close(ours: dict, oracle: dict, what: str, tol: float = TOL) -> None:
     assert ours["max_f_dataset_pr"] == ours["max_f"]
 
 
+@pytest.mark.slow  # a real-data cross-check (the SOD maps at full size)
 @needs_sod
 def test_sod_against_recorded_octave(recorded: dict) -> None:
     for method in METHODS:
@@ -480,6 +481,7 @@ def test_sod_against_recorded_octave(recorded: dict) -> None:
         assert_close(ours, recorded["sod"][method], method)
 
 
+@pytest.mark.slow  # a real-data cross-check (the SOD maps at full size)
 @needs_sod
 def test_resized_maps_against_recorded_octave(recorded: dict, tmp_path: Path) -> None:
     folders = build_resized(tmp_path)

@@ -121,16 +121,9 @@ def test_states_are_sums_and_merge() -> None:
 
 
 @pytest.mark.skipif(not SOD_DIR.is_dir(), reason="../shared/data/SOD absent")
-# one method in `make test` (the score CLI test covers the folder scorer on all three); the
-# other two with `pytest -m slow`
-@pytest.mark.parametrize(
-    "method",
-    [
-        pytest.param("Amulet", marks=pytest.mark.slow),
-        pytest.param("DSS", marks=pytest.mark.slow),
-        "PiCANet",
-    ],
-)
+# real-data cross-checks: with `pytest -m slow` (`make test-all`); random maps above in `make test`
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["Amulet", "DSS", "PiCANet"])
 def test_agrees_with_pysodmetrics_on_real_sod_maps(method: str) -> None:
     from PIL import Image
 
