@@ -135,12 +135,19 @@ def test_predict_masks_skips_and_never_writes_into_input(
 @pytest.mark.parametrize("backbone", ["resnet18", pytest.param("resnet50", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_checks_itself_and_onnx_predicts(
-    official_v2: Path, tmp_path: Path, fmt: str, backbone: str, command_output: Callable
+    tmp_path: Path,
+    fmt: str,
+    backbone: str,
+    command_output: Callable,
+    request: pytest.FixtureRequest,
 ) -> None:
     """The whole network is exported (the file holds its weights) and checked against PyTorch
     at two sizes; the ONNX file runs ``predict``. ResNet-18 (ours) in ``make test``, the
     authors' ResNet-50 file in the slow set."""
-    weights = seeded_ckpt(tmp_path / "ras.ckpt") if backbone == "resnet18" else official_v2
+    if backbone == "resnet18":
+        weights = seeded_ckpt(tmp_path / "ras.ckpt")
+    else:
+        weights = request.getfixturevalue("official_v2")
     net_bytes = sum(t.nbytes for t in load_weights(weights).net.state_dict().values())
     path = tmp_path / f"ras.{fmt}"
     run_command(
