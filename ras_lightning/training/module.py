@@ -17,44 +17,38 @@ from ras_lightning.models import RAS
 from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervision_loss
 from ras_lightning.training.resume import ResumeState
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
-
 
 class RASModule(L.LightningModule):
     """Trains and evaluates :class:`~ras_lightning.models.RAS`.
 
     Args:
-        net: the network's factory (the config's ``model.net`` node: its backbone and width),
-            called with ``version`` and ``pretrained_backbone``; default a ResNet-50 RAS.
-        loss: the per-side loss ``f(logits, target)`` summed over the side outputs (the
-            ``model/loss`` group; default the authors' BCE + IoU).
-        optimizer: a factory ``f(params) -> Optimizer`` (Hydra ``_partial_``).
-        scheduler: optional factory ``f(optimizer) -> LR scheduler``, stepped per epoch.
-        version: ``"v1"`` or ``"v2"`` (``model.version``).
-        pretrained_backbone: the backbone's starting weights: ``True`` (torchvision's
-            ImageNet weights), ``False`` or a local file (``model.pretrained_backbone``).
-        backbone_lr_mult: the backbone's lr relative to the head's (v2 recipe: 0.1).
-        freeze_stem: leave the backbone's stem (conv1/bn1 of any ResNet) out of the
-            optimizer (v2 recipe).
-        divide_loss_by_batch: divide the summed loss by the configured batch size
-            (``data.batch_size``), also for a smaller last batch (the v1 recipe).
-        reset_optimizer_at_epoch: clear the optimizer's state (e.g. Adam's moments) at the
-            start of this 0-based epoch; the v1 authors re-create Adam when they drop the lr.
+        net: the network's factory (``model.net``: backbone and width), called with
+            ``version`` (v1 | v2) and ``pretrained_backbone`` (true: torchvision's ImageNet
+            weights, false, or a local file); default a ResNet-50 RAS.
+        loss: the per-side loss ``f(logits, target)``, summed over the side outputs.
+        optimizer, scheduler: factories ``f(params) -> Optimizer`` and (optional)
+            ``f(optimizer) -> LR scheduler`` stepped per epoch (Hydra ``_partial_``).
+        backbone_lr_mult, freeze_stem: the backbone's lr relative to the head's, and the
+            backbone's stem (conv1/bn1) left out of the optimizer (the v2 recipe).
+        divide_loss_by_batch: divide the summed loss by the configured ``data.batch_size``,
+            also for a smaller last batch (the v1 recipe).
+        reset_optimizer_at_epoch: clear the optimizer's state (Adam's moments) at the start
+            of this 0-based epoch, as the v1 authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
         input_recipe, eval_size: the normalisation ('v1' ImageNet or 'v2' F3Net) and the square
             size the network was trained to see; saved in checkpoints for ``eval``/``predict``.
 
-    The checkpoint's hyper-parameters also name the built network's ``backbone`` and
-    ``channels``: what :func:`ras_lightning.models.weights.load_weights` rebuilds it from.
+    The checkpoint's hyper-parameters also name the network's ``backbone`` and ``channels``,
+    from which :func:`ras_lightning.models.weights.load_weights` rebuilds it
+    (``load_from_checkpoint`` builds the default ResNet-50 unless given ``net=``).
     """
 
     def __init__(
         self,
         net: Callable[..., RAS] = RAS,
         loss: SideLoss = bce_iou_loss,
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
         version: str = "v2",
         pretrained_backbone: bool | str = False,
         backbone_lr_mult: float = 1.0,
@@ -74,28 +68,21 @@ class RASModule(L.LightningModule):
         self.scheduler_factory = scheduler
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
-        self.val_metrics = nn.ModuleDict()
-        self.test_metrics = nn.ModuleDict()
-        self.val_names: list[str] = []
-        self.test_names: list[str] = []
+        self.set_metrics = nn.ModuleDict()  # "<val|test>/<set name>" -> SODMetrics
+        self.set_names: dict[str, list[str]] = {"val": [], "test": []}
 
     def configure_callbacks(self) -> list[L.Callback]:
         # exact resume is part of training, whatever the callbacks config holds
-        return [ResumeState()]
+        return [ResumeState()] if self.trainer.state.fn == "fit" else []
 
     def setup(self, stage: str) -> None:
         dm = self.trainer.datamodule if self._trainer else None
-        self.val_names = list(getattr(dm, "val_names", ["val"]))
-        self.test_names = list(getattr(dm, "test_names", ["test"]))
+        self.set_names = {s: list(getattr(dm, f"{s}_names", [s])) for s in ("val", "test")}
         # the v1 authors divide by their configured batch size (10), whatever the batch holds
         self.loss_divisor = getattr(dm, "batch_size", None)
-        for names, store in (
-            (self.val_names, self.val_metrics),
-            (self.test_names, self.test_metrics),
-        ):
-            for n in names:
-                if n not in store:
-                    store[n] = SODMetrics()
+        for key in (f"{s}/{n}" for s, names in self.set_names.items() for n in names):
+            if key not in self.set_metrics:
+                self.set_metrics[key] = SODMetrics()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.hparams.channels_last:
@@ -129,7 +116,8 @@ class RASModule(L.LightningModule):
         """Saliency probabilities (B, 1, H, W) of the finest side output."""
         return torch.sigmoid(self(image)[0].float())
 
-    def _eval_step(self, batch: dict[str, Any], metrics: SODMetrics) -> None:
+    def _eval_step(self, stage: str, batch: dict[str, Any], dataloader_idx: int) -> None:
+        metrics = self.set_metrics[f"{stage}/{self.set_names[stage][dataloader_idx]}"]
         # scored as `eval` scores: the authors' 8-bit map at the photo's size (the one
         # implementation of the test protocol), from an fp32 forward as their test scripts
         # (no autocast, also when training in 16-mixed)
@@ -139,14 +127,14 @@ class RASModule(L.LightningModule):
             metrics.update(logits_to_map(logits[i, 0], tuple(mask.shape[-2:]))[None], mask)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, self.val_metrics[self.val_names[dataloader_idx]])
+        self._eval_step("val", batch, dataloader_idx)
 
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, self.test_metrics[self.test_names[dataloader_idx]])
+        self._eval_step("test", batch, dataloader_idx)
 
-    def _log_sets(self, stage: str, names: list[str], store: nn.ModuleDict) -> None:
-        for name in names:
-            m = store[name]
+    def _log_sets(self, stage: str) -> None:
+        for name in self.set_names[stage]:
+            m = self.set_metrics[f"{stage}/{name}"]
             if m.count == 0 and not self.trainer.world_size > 1:
                 continue
             for key, value in m.compute().items():
@@ -154,25 +142,24 @@ class RASModule(L.LightningModule):
             m.reset()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_sets("val", self.val_names, self.val_metrics)
+        self._log_sets("val")
 
     def on_test_epoch_end(self) -> None:
-        self._log_sets("test", self.test_names, self.test_metrics)
+        self._log_sets("test")
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """Head and backbone parameter groups (backbone lr x ``backbone_lr_mult``); with
         ``freeze_stem`` the backbone's stem is in neither."""
-        frozen: set[int] = set()
-        if self.hparams.freeze_stem:
-            # the v2 authors leave conv1/bn1 out of the optimizer; bn1 stays in train mode
-            # (its running statistics keep updating), as in their loop
-            for p in (p for m in self.net.backbone.stem for p in m.parameters()):
-                p.requires_grad_(False)
-                frozen.add(id(p))
+        # the v2 authors leave conv1/bn1 out of the optimizer; bn1 stays in train mode (its
+        # running statistics keep updating), as in their loop
+        stem = [p for m in self.net.backbone.stem for p in m.parameters()]
+        frozen = {id(p) for p in stem} if self.hparams.freeze_stem else set()
         in_backbone = {id(p) for p in self.net.backbone.parameters()}
         backbone, head = [], []
         for p in self.net.parameters():
-            if id(p) not in frozen:
+            if id(p) in frozen:
+                p.requires_grad_(False)
+            else:
                 (backbone if id(p) in in_backbone else head).append(p)
         mult = self.hparams.backbone_lr_mult
         return [
@@ -189,8 +176,5 @@ class RASModule(L.LightningModule):
             g["initial_lr"] = g["lr"]
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
-        }
+        scheduler = {"scheduler": self.scheduler_factory(optimizer=optimizer), "interval": "epoch"}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
