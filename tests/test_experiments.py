@@ -18,7 +18,7 @@ import torch
 
 from ras_lightning.training.schedules import Triangular
 from tests.conftest import ECSSD_DIR, REPO, run_cli, run_command, tiny_train, tiny_train_args
-from tests.wandb_records import logged_keys
+from tests.wandb_records import logged_keys, read_records
 
 LIMITS = [
     "+trainer.limit_train_batches=2",
@@ -121,6 +121,22 @@ def test_ddp_sim_test_metrics_equal_single_process(demo_root: Path, tmp_path: Pa
         assert abs(m_ddp[k] - m_one[k]) <= 1e-5, (k, m_ddp[k], m_one[k])
 
 
+def _closed_run_file(folder: Path, timeout: float = 120) -> Path:
+    """The offline run's ``run-*.wandb`` once W&B's service process has written its exit
+    record: ``wandb.finish()`` can return before the service has flushed the file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        files = list(folder.glob("run-*.wandb"))
+        try:
+            kinds = [r.WhichOneof("record_type") for r in read_records(files[0])] if files else []
+        except Exception:  # noqa: BLE001 (a record still being written)
+            kinds = []
+        if "exit" in kinds:
+            return files[0]
+        assert time.monotonic() < deadline, f"no closed run file in {folder}"
+        time.sleep(0.5)
+
+
 def test_wandb_offline_run_records_config_losses_metrics_and_panel(
     demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,10 +146,10 @@ def test_wandb_offline_run_records_config_losses_metrics_and_panel(
     try:
         tiny_train(demo_root, run, "logger=wandb", "trainer.max_epochs=1", *LIMITS)
     finally:
-        wandb.finish()  # what the process's exit does: the run file is complete
+        wandb.finish()  # what the process's exit does
     runs = list((run / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    metrics, config = logged_keys(next(runs[0].glob("run-*.wandb")))
+    metrics, config = logged_keys(_closed_run_file(runs[0]))
     for key in (
         "train/loss",
         "train/loss_side2",
