@@ -16,8 +16,9 @@ from PIL import Image
 
 from ras_lightning.data.normalization import F3NET_MEAN, F3NET_STD, IMAGENET_MEAN, IMAGENET_STD
 from ras_lightning.models import RAS
+from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.errors import UserError
-from tests.conftest import REPO, run_command
+from tests.conftest import REPO, mixed_photos, run_command
 
 
 def seeded_ckpt(path: Path, recipe: str = "v1", version: str = "v2", size: int = 64) -> Path:
@@ -49,7 +50,7 @@ def readme_onnx_snippet() -> str:
 
 @pytest.mark.parametrize("recipe", ["v1", "v2"])
 def test_onnx_metadata_and_the_readme_snippet_agree_with_predict(
-    recipe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    recipe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command_output: Callable
 ) -> None:
     ckpt = seeded_ckpt(tmp_path / "ras.ckpt", recipe=recipe)
     onnx_file = tmp_path / "ras_v2.onnx"
@@ -60,6 +61,20 @@ def test_onnx_metadata_and_the_readme_snippet_agree_with_predict(
         f"output={onnx_file}",
         "check_sizes=[[64,64],[48,80]]",
     )
+    # checked against PyTorch; the whole network (its weights) is in the file
+    net_bytes = sum(t.nbytes for t in load_weights(ckpt).net.state_dict().values())
+    assert ": OK" in command_output() and onnx_file.stat().st_size > 0.9 * net_bytes
+    # predict runs the exported file (ONNX Runtime), a map at each photo's size
+    src = mixed_photos(tmp_path)
+    run_command(
+        "predict",
+        f"weights={onnx_file}",
+        "backend=onnxruntime",
+        f"input={src}",
+        f"output={tmp_path / 'onnx_out'}",
+        "batch_size=2",
+    )
+    assert Image.open(tmp_path / "onnx_out" / "a.png").size == (70, 50)
     import onnxruntime as ort
 
     meta = ort.InferenceSession(str(onnx_file)).get_modelmeta().custom_metadata_map

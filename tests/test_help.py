@@ -88,7 +88,8 @@ def _check_warm_cache_run(
         args = [f"input={photo.parent}", f"output={out}"]
     else:
         root = request.getfixturevalue("demo_root")
-        args = [f"data.root={root}", "data.test_sets=[DEMO-TE]", f"output_dir={out}", "fps=false"]
+        args = [f"data.root={root}", "data.test_sets=[DEMO-TE]", f"output_dir={out}"]
+        args += ["fps=false", "plots=false"]
     res = run_cli(command, f"weights={ckpt}", *args, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert res.returncode == 0, res.stderr[-3000:]
     imported = _imported(res.stderr)
