@@ -5,6 +5,7 @@ loss, the optimizer and the scheduler, as in lightning-hydra-template."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -39,8 +40,8 @@ class RASModule(L.LightningModule):
             size the network was trained to see; saved in checkpoints for ``eval``/``predict``.
 
     The checkpoint's hyper-parameters also name the network's ``backbone`` and ``channels``,
-    from which :func:`ras_lightning.models.weights.load_weights` rebuilds it
-    (``load_from_checkpoint`` builds the default ResNet-50 unless given ``net=``).
+    from which :func:`ras_lightning.models.weights.load_weights` and
+    :meth:`load_from_checkpoint` rebuild it.
     """
 
     def __init__(
@@ -70,6 +71,19 @@ class RASModule(L.LightningModule):
             self.net.to(memory_format=torch.channels_last)
         self.set_metrics = nn.ModuleDict()  # "<val|test>/<set name>" -> SODMetrics
         self.set_names: dict[str, list[str]] = {"val": [], "test": []}
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, **kwargs: Any) -> RASModule:  # type: ignore[override]
+        """Lightning's, with the network built on the checkpoint's backbone and width
+        (Lightning passes only ``__init__``'s arguments on; ``net=`` still overrides)."""
+        if "net" not in kwargs:
+            # mmap: only the pickled hyper-parameters are read, not the tensors
+            ckpt = torch.load(checkpoint_path, map_location="cpu", mmap=True, weights_only=False)
+            hp = ckpt.get("hyper_parameters", {})
+            kwargs["net"] = partial(
+                RAS, backbone=hp.get("backbone", "resnet50"), channels=hp.get("channels", 64)
+            )
+        return super().load_from_checkpoint(checkpoint_path, **kwargs)
 
     def configure_callbacks(self) -> list[L.Callback]:
         # exact resume is part of training, whatever the callbacks config holds
