@@ -33,8 +33,9 @@ def _ckpt(path: Path) -> dict:
 
 def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Path) -> None:
     first = tmp_path / "first"  # a 3-epoch run stopped after its first epoch
+    small = ["data.image_size=32", *LIMITS]  # the loop is under test, not the network
     tiny_train(
-        demo_root, first, "trainer.max_epochs=3", "test=false", "+trainer.max_steps=2", *LIMITS
+        demo_root, first, "trainer.max_epochs=3", "test=false", "+trainer.max_steps=2", *small
     )
     ck = _ckpt(first / "checkpoints" / "last.ckpt")
     assert ck["global_step"] == 2 and ck["epoch"] == 0
@@ -45,7 +46,7 @@ def test_resume_continues_step_epoch_and_schedule(demo_root: Path, tmp_path: Pat
         "trainer.max_epochs=3",
         "test=false",
         f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}",
-        *LIMITS,
+        *small,
     )
     ck2 = _ckpt(second / "checkpoints" / "last.ckpt")
     assert ck2["global_step"] == 6 and ck2["epoch"] == 2
@@ -63,7 +64,12 @@ def test_non_finite_loss_stops_with_the_step(demo_root: Path, tmp_path: Path) ->
     # FloatingPointError: the entry point's one-line `error:` kinds (utils.errors.user_errors)
     with pytest.raises(FloatingPointError) as err:
         tiny_train(
-            demo_root, tmp_path / "run", "optimizer.lr=1e30", "trainer.max_epochs=3", *LIMITS
+            demo_root,
+            tmp_path / "run",
+            "optimizer.lr=1e30",
+            "trainer.max_epochs=3",
+            "data.image_size=32",
+            *LIMITS,
         )
     line = str(err.value).splitlines()[0]
     assert "non-finite loss" in line and "global step" in line
@@ -218,7 +224,8 @@ def test_seed_makes_cpu_runs_repeatable(demo_root: Path, tmp_path: Path) -> None
             "seed=7",
             "trainer.max_epochs=1",
             "data.recipe=v2",
-            "data.multiscale=[48,64]",
+            "data.image_size=48",
+            "data.multiscale=[32,48]",
             *LIMITS,
         )
         results.append(json.loads((run / "metrics.json").read_text()))

@@ -250,6 +250,7 @@ def test_end_of_training_test_equals_eval_of_last_ckpt(demo_root: Path, tmp_path
         f"output_dir={out}",
         "convention=pysodmetrics",
         "fps=false",
+        "plots=false",
         "progress=false",
     )
     scored = json.loads((out / "metrics.json").read_text())["sets"]["DEMO-TE"]

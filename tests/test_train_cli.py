@@ -30,6 +30,7 @@ def test_short_run_writes_checkpoints_metrics_and_logs(demo_root: Path, tmp_path
         run,
         "model=ras_v1",
         "model.pretrained_backbone=false",
+        "data.image_size=32",
         "trainer.max_epochs=2",
         "+trainer.limit_train_batches=2",
         "+trainer.limit_val_batches=1",
