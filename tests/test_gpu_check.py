@@ -51,6 +51,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, flo
     return report, tmp, seconds
 
 
+@pytest.mark.slow
 def test_every_stage_ran_or_was_skipped_as_expected(quick_run) -> None:
     report, _, _ = quick_run
     status = {name: st["status"] for name, st in report["stages"].items()}
@@ -77,6 +78,7 @@ def test_every_stage_ran_or_was_skipped_as_expected(quick_run) -> None:
         assert 0 < st["seconds"] <= st["limit_s"], (name, st)
 
 
+@pytest.mark.slow
 def test_environment_fields(quick_run) -> None:
     env = quick_run[0]["stages"]["env"]["result"]
     assert env["torch"] and env["python"].count(".") == 2
@@ -85,6 +87,7 @@ def test_environment_fields(quick_run) -> None:
     assert env["versions"]["hydra-core"] and env["versions"]["torchmetrics"]
 
 
+@pytest.mark.slow
 def test_fps_fields(quick_run) -> None:
     stages = quick_run[0]["stages"]
     for v, paper in (("v1", 94.0), ("v2", 110.0)):
@@ -101,6 +104,7 @@ def test_fps_fields(quick_run) -> None:
     assert stages["fps_ours"]["result"]["amp_dtype"] == "bfloat16"  # fp16 needs a GPU
 
 
+@pytest.mark.slow
 def test_training_throughput_fields(quick_run) -> None:
     stages = quick_run[0]["stages"]
     for name, version, precision, optimizer in (
@@ -117,6 +121,7 @@ def test_training_throughput_fields(quick_run) -> None:
     assert stages["train_v2_amp"]["result"]["channels_last"] is True  # the v2 model default
 
 
+@pytest.mark.slow
 def test_short_run_and_eval_fields(quick_run) -> None:
     report, tmp, _ = quick_run
     stages = report["stages"]
@@ -137,6 +142,7 @@ def test_short_run_and_eval_fields(quick_run) -> None:
     assert (tmp / "out" / "e2e_metrics.csv").is_file()
 
 
+@pytest.mark.slow
 def test_markdown_and_log(quick_run) -> None:
     report, tmp, _ = quick_run
     md = (tmp / "out" / "gpu_check.md").read_text()
@@ -156,11 +162,13 @@ def test_markdown_and_log(quick_run) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_runtime(quick_run) -> None:
     # every stage at toy sizes: well within the suite's budget on 2 cores (about 40 s idle)
     assert quick_run[2] < 180
 
 
+@pytest.mark.slow
 def test_stage_time_limit_is_recorded_and_the_others_run(tmp_path: Path) -> None:
     res = _check(
         tmp_path / "out",
@@ -182,6 +190,7 @@ def test_stage_time_limit_is_recorded_and_the_others_run(tmp_path: Path) -> None
     assert "timeout" in (tmp_path / "out" / "gpu_check.md").read_text()
 
 
+@pytest.mark.slow
 def test_compile_watchdog_gives_up(tmp_path: Path) -> None:
     res = _check(
         tmp_path / "out",

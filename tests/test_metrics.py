@@ -23,7 +23,7 @@ from ras_lightning.metrics import (
     WeightedFMeasure,
     registry,
 )
-from tests.conftest import REPO, SOD_DIR, TINY
+from tests.conftest import REPO, SOD_DIR, run_command, tiny_train
 
 psm = pytest.importorskip("py_sod_metrics")
 
@@ -234,11 +234,10 @@ def _plugin_cli(module: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def test_a_registered_metric_reaches_score(tmp_path: Path) -> None:
+def test_a_registered_metric_reaches_score(plugin, tmp_path: Path) -> None:
     gt_dir, pred_dir, pairs = _write_pairs(tmp_path)
     out = tmp_path / "out"
-    res = _plugin_cli("score", f"gt_dir={gt_dir}", f"pred_dir={pred_dir}", f"output_dir={out}")
-    assert res.returncode == 0, res.stderr[-2000:]
+    run_command("score", f"gt_dir={gt_dir}", f"pred_dir={pred_dir}", f"output_dir={out}")
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == [*METRIC_NAMES, "adaptive_iou"]
     expected = np.mean([_adaptive_iou(p, g) for p, g in pairs])
@@ -246,19 +245,26 @@ def test_a_registered_metric_reaches_score(tmp_path: Path) -> None:
     assert "| adpIoU |" in (out / "metrics.md").read_text()
 
 
-def test_a_registered_metric_is_logged_by_training(demo_root: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_registered_metric_reaches_the_real_score_cli(tmp_path: Path) -> None:
+    """``python tests/metric_plugin.py score ...``: registered before the real CLI runs."""
+    gt_dir, pred_dir, _ = _write_pairs(tmp_path)
+    out = tmp_path / "out"
+    res = _plugin_cli("score", f"gt_dir={gt_dir}", f"pred_dir={pred_dir}", f"output_dir={out}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "adaptive_iou" in json.loads((out / "metrics.json").read_text())
+
+
+def test_a_registered_metric_is_logged_by_training(plugin, demo_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    res = _plugin_cli(
-        "train",
-        f"data.root={demo_root}",
-        f"hydra.run.dir={run}",
-        *TINY,
+    tiny_train(
+        demo_root,
+        run,
         "trainer.max_epochs=1",
         "+trainer.limit_train_batches=1",
         "+trainer.limit_val_batches=1",
         "+trainer.limit_test_batches=1",
     )
-    assert res.returncode == 0, res.stderr[-3000:]
     logged = json.loads((run / "metrics.json").read_text())
     for stage in ("val", "test"):
         keys = [k for k in logged if k.startswith(f"{stage}/") and k.endswith("/adaptive_iou")]
