@@ -36,6 +36,15 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from ... import`` names, relative imports resolved in ``package``."""
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return base
+
+
 def _imports(path: Path, modules: set[str]) -> set[str]:
     """The package modules ``path`` imports, at module level or inside functions (a lazy
     import closes a circle as surely), but not under ``if TYPE_CHECKING:``."""
@@ -52,10 +61,7 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             if isinstance(child, ast.Import):
                 found.update(a.name for a in child.names)
             elif isinstance(child, ast.ImportFrom):
-                base = child.module or ""
-                if child.level:
-                    anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
+                base = _absolute(child, package)
                 # `from pkg import mod` needs the module pkg.mod; `from pkg import name`, pkg
                 for a in child.names:
                     found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base)
@@ -92,10 +98,7 @@ def _all_imports(source: str, name: str, is_package: bool = False) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = _absolute(node, package)
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)
     return found
