@@ -222,3 +222,13 @@ def test_every_backbone_builds_forwards_and_folds(backbone: str, version: str) -
 def test_stem_is_the_backbones_conv1_bn1(backbone: str) -> None:
     net = ResNetFeatures(backbone)
     assert net.stem == (net.conv1, net.bn1)
+
+
+def test_load_from_checkpoint_builds_the_checkpoints_backbone(tiny_ckpt: Path) -> None:
+    """Lightning's ``RASModule.load_from_checkpoint`` on a ResNet-18 run, without ``net=``."""
+    from ras_lightning.training.module import RASModule
+
+    module = RASModule.load_from_checkpoint(tiny_ckpt, map_location="cpu", weights_only=False)
+    assert module.net.backbone_name == "resnet18"
+    saved = torch.load(tiny_ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in module.state_dict().items())

@@ -23,25 +23,20 @@ class RASModule(L.LightningModule):
     """Trains and evaluates :class:`~ras_lightning.models.RAS`.
 
     Args:
-        net: the network's factory (``model.net``: backbone and width), called with
-            ``version`` (v1 | v2) and ``pretrained_backbone`` (true: torchvision's ImageNet
-            weights, false, or a local file); default a ResNet-50 RAS.
+        net: the network's factory (``model.net``: backbone, width), called with ``version``
+            (v1 | v2) and ``pretrained_backbone`` (true: ImageNet weights, false, or a file).
         loss: the per-side loss ``f(logits, target)``, summed over the side outputs.
-        optimizer, scheduler: factories ``f(params) -> Optimizer`` and (optional)
-            ``f(optimizer) -> LR scheduler`` stepped per epoch (Hydra ``_partial_``).
-        backbone_lr_mult, freeze_stem: the backbone's lr relative to the head's, and the
-            backbone's stem (conv1/bn1) left out of the optimizer (the v2 recipe).
-        divide_loss_by_batch: divide the summed loss by the configured ``data.batch_size``,
-            also for a smaller last batch (the v1 recipe).
-        reset_optimizer_at_epoch: clear the optimizer's state (Adam's moments) at the start
-            of this 0-based epoch, as the v1 authors re-create Adam when they drop the lr.
+        optimizer, scheduler: factories of the optimizer and (optional) per-epoch scheduler.
+        backbone_lr_mult, freeze_stem: the backbone's lr relative to the head's; the stem
+            (conv1/bn1) left out of the optimizer (the v2 recipe).
+        divide_loss_by_batch: divide the loss by the configured ``data.batch_size`` (v1).
+        reset_optimizer_at_epoch: clear Adam's moments at this 0-based epoch, as the v1
+            authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
-        input_recipe, eval_size: the normalisation ('v1' ImageNet or 'v2' F3Net) and the square
-            size the network was trained to see; saved in checkpoints for ``eval``/``predict``.
-
-    The checkpoint's hyper-parameters also name the network's ``backbone`` and ``channels``,
-    from which :func:`ras_lightning.models.weights.load_weights` and
-    :meth:`load_from_checkpoint` rebuild it.
+        input_recipe, eval_size: the normalisation and square size the network was trained
+            to see; saved in checkpoints with ``backbone`` and ``channels``, from which
+            :func:`~ras_lightning.models.weights.load_weights` and
+            :meth:`load_from_checkpoint` rebuild it for ``eval``/``predict``.
     """
 
     def __init__(
