@@ -4,6 +4,7 @@ torchvision backbone, BatchNorm folding."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
