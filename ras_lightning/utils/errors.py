@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,3 +85,25 @@ def user_errors(*extra: type[BaseException]) -> Iterator[None]:
             print(f"error: {_one_line(err)}", file=sys.stderr, flush=True)
             sys.exit(1)
         raise
+
+
+def require_counts(
+    cfg: Any, minimums: Mapping[str, int | tuple[int, str]], nullable: Iterable[str] = ()
+) -> None:
+    """Stop with one line naming the first of ``minimums`` (key -> the least value, or
+    (least value, why)) whose value in ``cfg`` is not a whole number at least that: counts
+    and sizes of zero or below are refused before any work, never run as an empty loop or a
+    table of zeros. A ``nullable`` key may be null (its default applies); a key that the
+    config does not have (or leaves ``???``) is left to the checks that name missing keys."""
+    from omegaconf import OmegaConf
+
+    absent = object()
+    for key, least in minimums.items():
+        low, why = least if isinstance(least, tuple) else (least, "")
+        value = OmegaConf.select(cfg, key, throw_on_missing=False, default=absent)
+        if value is absent or (value is None and key in nullable):
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            what = f"a whole number >= {low}" + (f" ({why})" if why else "")
+            what += " or null" if key in nullable else ""
+            raise UserError(f"{key}={value!r}: must be {what}")
