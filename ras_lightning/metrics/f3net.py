@@ -7,7 +7,10 @@ each (map, mask) pair, and where it differs from the PySODMetrics convention of
 :mod:`ras_lightning.metrics.functional`:
 
 * Reading (``main.m``): ``imread``, and of a 3-channel image the FIRST channel (red), no
-  ``rgb2gray`` (:func:`read_gray_matlab`).
+  ``rgb2gray`` (:func:`read_gray_matlab`, the cross-check's exact emulation). The convention
+  itself (:func:`load_pair`) reads the file's content through the project's one mask and map
+  readers and keeps MATLAB's class (uint8, uint16): the same values on gray files, the
+  content where ``imread`` would lose it (see :func:`load_pair`).
 * The map is ``imresize``-d to the mask's size, MATLAB's bicubic with antialiasing, rounded to
   the map's integer class (:func:`imresize`; a no-op for maps of the mask's size).
 * Map AND mask are min-max normalised by ``mat2gray``; the mask is then binarised at ``>= 0.5``
@@ -63,8 +66,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ras_lightning.data.readers import read_map, read_mask
 from ras_lightning.metrics.functional import enhanced_alignment, gauss_kernel, ssim_from_moments
-from ras_lightning.utils.errors import DataError
 
 EPS = np.spacing(1)  # MATLAB's eps
 BINS = 256
@@ -367,10 +370,27 @@ def summarise(totals: dict[str, float | np.ndarray], count: int) -> dict[str, fl
 
 
 def load_pair(gt_path: str, pred_path: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(map, mask, whether the map is resized) as ``main.m`` reads them; :func:`image_stats`
-    resizes the map."""
-    try:
-        gt, pred = read_gray_matlab(gt_path), read_gray_matlab(pred_path)
-    except OSError as err:
-        raise DataError(str(err)) from None
+    """(map, mask, whether the map is resized) for :func:`image_stats`, which resizes the map.
+
+    Both are read by the project's one readers (:func:`ras_lightning.data.readers.read_map`,
+    :func:`~ras_lightning.data.readers.read_mask`), in MATLAB's class: 8-bit stays uint8 and
+    16-bit uint16, so ``imresize`` rounds and ``mat2gray`` scales as ``main.m``'s do. On
+    1-channel 8/16-bit files and on colour files with R = G = B this is exactly what
+    ``imread`` gives (a 1-bit file and a 0/1 mask read as 0/255 where MATLAB has 0/1: the
+    same after ``mat2gray``). Where ``imread`` would read something other than what the file
+    shows, the file's content is read instead, as by every other command:
+
+    * a palette PNG: its colours, where ``imread`` gives the palette indices (a red label on
+      black at index 1 is the same after ``mat2gray``; a reordered palette is not);
+    * colour content: its brightest channel (gray content: luminance), where ``main.m`` keeps
+      the red channel (a green label would be empty; JPEG gray differs by a level or two);
+    * an alpha-only cut-out (constant colour, the content in the alpha): its alpha, where
+      ``imread`` gives the constant colour, so ``main.m`` would skip the image as all-zero
+      and count it with zeros; a user saving a cut-out means the alpha;
+    * a mask of class labels (largest value 2..15): an error naming it, where ``mat2gray``
+      then ``>= 0.5`` would pick some classes silently; training refuses it too;
+    * the EXIF orientation tag is applied (``imread`` ignores it), as for the photos.
+    """
+    gt = read_mask(gt_path, np.uint8, keep_16bit=True)
+    pred = read_map(pred_path, keep_16bit=True)
     return pred, gt, pred.shape != gt.shape

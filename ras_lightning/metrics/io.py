@@ -1,31 +1,24 @@
-"""Reading maps and masks from files for scoring (``convention=pysodmetrics``)."""
+"""Reading maps and masks from files for scoring (``convention=pysodmetrics``).
+
+Both come from the project's one mask and map readers
+(:func:`ras_lightning.data.readers.read_mask`, :func:`~ras_lightning.data.readers.read_map`),
+as training reads masks; ``convention=f3net`` reads through the same ones
+(:func:`ras_lightning.metrics.f3net.load_pair`).
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ras_lightning.data.readers import read_mask
-from ras_lightning.utils.errors import DataError
+from ras_lightning.data.readers import read_map, read_mask
 
 
 def read_gray(path: str, is_mask: bool = False) -> np.ndarray:
-    """An 8-bit grayscale array (colour converted, alpha dropped, 16-bit scaled).
-
-    A mask (``is_mask``) is read by the project's one mask reader
-    (:func:`ras_lightning.data.readers.read_mask`), as training reads it: 0/1 labels are
-    0/255, foreground only in the alpha channel is the mask, EXIF orientation is applied.
-    """
-    if is_mask:
-        return read_mask(path, np.uint8)
-    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise DataError(f"cannot read {path}")
-    if arr.ndim == 3:
-        arr = cv2.cvtColor(arr[..., :3], cv2.COLOR_BGR2GRAY)
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float64) / 257).round().astype(np.uint8)
-    return arr
+    """An 8-bit grayscale array of a map, or of a mask (``is_mask``), every format read as
+    the one readers read it: 0/1 mask labels are 0/255, an alpha-only cut-out is its alpha,
+    a colour label its brightest channel, 16-bit scaled, EXIF orientation applied."""
+    return read_mask(path, np.uint8) if is_mask else read_map(path)
 
 
 def load_pair(gt_path: str, pred_path: str) -> tuple[np.ndarray, np.ndarray, bool]:
