@@ -11,22 +11,32 @@ Python, which makes it several times slower per file than stopping at the frame 
 side-by-side measurement is ``benchmarks/bench_data_setup.py`` (figures in BENCHMARKS.md,
 "Data set-up"). PIL still settles what the parser does not read (EXIF outside JPEGs) and
 names the orientation in messages.
+
+Size limit (one for every command: ``data.max_pixels`` in train and eval, ``max_pixels`` in
+score and predict): a file whose header claims more pixels than the limit is refused by
+:func:`too_large` before anything decodes it (a 30000x30000 PNG header in a few bytes would
+otherwise allocate gigabytes, or stop a run in PIL's ``DecompressionBombError``).
 """
 
 from __future__ import annotations
 
 import struct
+import warnings
 from typing import BinaryIO
 
 from PIL import Image
 
 from ras_lightning.data.sample import Sample
+from ras_lightning.utils.errors import DataError
 
 _HEAD = 1024
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _APP1 = 0xE1
 ORIENTATION = 0x0112  # the EXIF orientation tag
 SWAPS_SIZE = {5, 6, 7, 8}  # EXIF orientations that transpose the stored pixels
+#: the default pixel limit (``data.max_pixels`` / ``max_pixels``): PIL's own decompression-bomb
+#: error threshold (twice ``Image.MAX_IMAGE_PIXELS``' default), about 13377x13377 pixels
+MAX_PIXELS = 178_956_970
 
 
 def _exif_orientation(app1: bytes) -> int:
@@ -114,13 +124,60 @@ def header_size(path: str) -> tuple[int, int] | None:
     return (h, w) if orientation in SWAPS_SIZE else (w, h)
 
 
+def pixel_limit(value: object, key: str) -> int:
+    """The setting ``key``'s ``value`` (None: :data:`MAX_PIXELS`) as a pixel count above 0, or a
+    :class:`DataError` naming the key.
+
+    PIL's own guard (``Image.MAX_IMAGE_PIXELS``) is raised to at least the limit (never
+    lowered), so a file within the limit decodes without PIL's ``DecompressionBombWarning``
+    or error; files above it are refused by :func:`too_large` before PIL sees them.
+    """
+    if value is None:
+        value = MAX_PIXELS
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # max_pixels=2e8
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DataError(f"{key} must be a whole number of pixels above 0, got {value!r}")
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < value:
+        Image.MAX_IMAGE_PIXELS = value
+    return value
+
+
+def _over(path: str, size: tuple[int, int], limit: int | None, key: str, what: str) -> str | None:
+    w, h = size
+    if limit is None or w * h <= limit:
+        return None
+    return f"{what} {path} is too large: {w}x{h} pixels by its header, over {key}={limit}"
+
+
+def too_large(path: str, limit: int, key: str, what: str = "image") -> str | None:
+    """The one-line problem of a file whose header claims more than ``limit`` pixels (the
+    setting ``key``), else None; nothing decoded. The header parser reads JPEG/PNG/BMP, PIL's
+    lazy open the other formats; a file neither can size is left to the full decode."""
+    size = header_size(path)
+    if size is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as im:
+                    size = im.size
+        except Image.DecompressionBombError:  # over PIL's guard: at or above the limit
+            return f"{what} {path} is too large: more pixels than PIL opens, over {key}={limit}"
+        except Exception:  # noqa: BLE001  (not an image: the full decode names it)
+            return None
+    return _over(path, size, limit, key, what)
+
+
 def exif_orientation(path: str) -> int:
     """The EXIF orientation tag of an image file by PIL (1, the identity, when it has none
     or cannot be read)."""
     try:
-        with Image.open(path) as im:
-            return int(im.getexif().get(ORIENTATION, 1) or 1)
-    except (OSError, ValueError, SyntaxError, EOFError, TypeError):  # PIL's read errors
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return int(im.getexif().get(ORIENTATION, 1) or 1)
+    # PIL's read errors; a decompression bomb too (a message is being built: never raise)
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError, Image.DecompressionBombError):
         return 1
 
 
@@ -145,20 +202,28 @@ def mismatch_message(image: str, mask: str, isize: tuple[int, int], msize: tuple
     return text
 
 
-def check_headers(samples: list[Sample]) -> list[tuple[Sample, str]]:
-    """(sample, problem) for each pair with an unreadable header or a photo/mask size
-    mismatch (sizes as viewers show the files, EXIF orientation applied)."""
+def check_headers(
+    samples: list[Sample], max_pixels: int | None = None, key: str = "data.max_pixels"
+) -> list[tuple[Sample, str]]:
+    """(sample, problem) for each pair with an unreadable header, a file whose header claims
+    more than ``max_pixels`` pixels (None: no limit; ``key``: the setting named), or a
+    photo/mask size mismatch (sizes as viewers show the files, EXIF orientation applied)."""
     problems = []
     for s in samples:
         size = header_size(s.image)
         if size is None:
             problems.append((s, f"unreadable or corrupt image: {s.image}"))
             continue
+        if big := _over(s.image, size, max_pixels, key, "image"):
+            problems.append((s, big))
+            continue
         if s.mask is None:
             continue
         msize = header_size(s.mask)
         if msize is None:
             problems.append((s, f"unreadable or corrupt mask: {s.mask}"))
+        elif big := _over(s.mask, msize, max_pixels, key, "mask"):
+            problems.append((s, big))
         elif msize != size:
             # the header reader sees JPEG EXIF only: PIL settles the rare other cases
             isize, msize = oriented_size(s.image) or size, oriented_size(s.mask) or msize
@@ -171,9 +236,11 @@ def oriented_size(path: str) -> tuple[int, int] | None:
     """(width, height) after the EXIF orientation of any format, by PIL without decoding
     pixels (except a PNG, whose EXIF may follow the image data)."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            orientation = int(im.getexif().get(ORIENTATION, 1) or 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                orientation = int(im.getexif().get(ORIENTATION, 1) or 1)
     except Exception:  # noqa: BLE001  (any failure: the full decode will name it)
         return None
     return (h, w) if orientation in SWAPS_SIZE else (w, h)

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from ras_lightning.data.checks import check_headers
+from ras_lightning.data.checks import check_headers, pixel_limit
 from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
 
@@ -98,6 +98,13 @@ def name_some(items: list[str], limit: int = 10) -> str:
     return ", ".join(items[:limit]) + (" ..." if len(items) > limit else "")
 
 
+def describe_duplicates(groups: list[list[str]]) -> str:
+    """'N file names used by more than one file (0001.jpg + 0001.png, ...)' of ``groups`` of
+    paths sharing a stem (from :func:`scan_files`), up to 10 named."""
+    listed = sorted(" + ".join(os.path.basename(p) for p in paths) for paths in groups)
+    return f"{len(listed)} file names used by more than one file ({name_some(listed)})"
+
+
 def pair_by_stem(
     images: dict[str, str], masks: dict[str, str], where: str, on_unpaired: str = "error"
 ) -> tuple[list[Sample], list[str], list[str]]:
@@ -120,9 +127,21 @@ def pair_by_stem(
 
 
 def discover_set(
-    root: str | Path, name: str, on_unpaired: str = "error", layout: dict[str, str] | None = None
+    root: str | Path,
+    name: str,
+    on_unpaired: str = "error",
+    layout: dict[str, str] | None = None,
+    max_pixels: int | None = None,
 ) -> list[Sample]:
-    """List and pair set ``name`` under ``root`` (no image is decoded)."""
+    """List and pair set ``name`` under ``root`` (no image is decoded).
+
+    Two files with one stem in a folder, unpaired files, unreadable headers, photo/mask size
+    mismatches and files whose header claims more than ``max_pixels`` pixels (the setting
+    ``data.max_pixels``; None: :data:`~ras_lightning.data.checks.MAX_PIXELS`) raise one
+    :class:`DataError` naming them, or with ``on_unpaired='skip'`` are skipped with a warning
+    naming them.
+    """
+    limit = pixel_limit(max_pixels, "data.max_pixels")
     layout = layout or {}
     img_dir, mask_dir = find_set_dirs(root, name, layout.get("image_dir"), layout.get("mask_dir"))
     (images, dup_i), (masks, dup_m) = (
@@ -135,8 +154,7 @@ def discover_set(
     # two files with one stem: which is the photo (or mask) of the pair is anyone's guess
     dups = {**dup_i, **dup_m}
     if dups:
-        listed = [" + ".join(os.path.basename(p) for p in dups[s]) for s in sorted(dups)]
-        what = f"{len(dups)} file names used by more than one file ({name_some(listed)})"
+        what = describe_duplicates([*dup_i.values(), *dup_m.values()])
         if on_unpaired == "error":
             raise DataError(f"{where}: {what}; keep one file per name or set data.on_unpaired=skip")
         log.warning("%s: skipped %s", where, what)
@@ -155,7 +173,7 @@ def discover_set(
         raise DataError(
             f"dataset '{name}': no image has a mask (images in {img_dir}, masks in {mask_dir})"
         )
-    problems = check_headers(pairs)
+    problems = check_headers(pairs, limit, "data.max_pixels")
     return drop_problems(pairs, problems, where, on_unpaired) if problems else pairs
 
 

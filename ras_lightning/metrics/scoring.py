@@ -16,6 +16,7 @@ means over images).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,13 +26,16 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from ras_lightning.data.discovery import IMAGE_EXTS, list_files
+from ras_lightning.data.checks import pixel_limit, too_large
+from ras_lightning.data.discovery import IMAGE_EXTS, describe_duplicates, scan_files
 
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
 # (seen in the tests)
 from ras_lightning.metrics.registry import CONVENTIONS, Convention
 from ras_lightning.utils.errors import DataError
+
+log = logging.getLogger("ras_lightning.metrics")
 
 
 @dataclass
@@ -52,27 +56,47 @@ def pair_maps(
     pred_dir: str | Path,
     missing: str = "error",
     only: set[str] | None = None,
+    skip_hint: str = "missing=skip",
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(mask, map) path pairs by stem, and the stems of masks with no map.
 
-    ``missing='error'`` raises a one-line error naming up to 10 masks with no map; ``only``
-    restricts the masks to these stems (``eval``: the photos it predicted).
+    ``missing='error'`` raises a one-line error naming up to 10 masks with no map, or the
+    files of a mask's stem held by two files in either folder (``0001.png`` + ``0001.jpg``:
+    which one to score is anyone's guess); ``missing='skip'`` skips those masks, the
+    same-stem ones named in a warning. ``only`` restricts the masks to these stems (``eval``:
+    the photos it predicted); ``skip_hint``: the setting the errors suggest.
     """
     gt_dir, pred_dir = Path(gt_dir).expanduser(), Path(pred_dir).expanduser()
     for what, d in (("gt_dir", gt_dir), ("pred_dir", pred_dir)):
         if not d.is_dir():
             raise DataError(f"{what}: no such folder: {d}")
-    gts, preds = list_files(gt_dir, IMAGE_EXTS), list_files(pred_dir, IMAGE_EXTS)
+    (gts, gt_dups), (preds, pred_dups) = (
+        scan_files(gt_dir, IMAGE_EXTS),
+        scan_files(pred_dir, IMAGE_EXTS),
+    )
     if only is not None:
         gts = {k: v for k, v in gts.items() if k in only}
     if not gts:
         raise DataError(f"gt_dir: no png/jpg/bmp masks in {gt_dir}")
+    # only the stems that would be scored: a same-stem pair of maps with no mask is never read
+    dups = [(gt_dir, gt_dups[s]) for s in sorted(gt_dups) if s in gts]
+    dups += [(pred_dir, pred_dups[s]) for s in sorted(pred_dups) if s in gts]
+    if dups:
+        folders = ", ".join(dict.fromkeys(str(d) for d, _ in dups))
+        what = f"{describe_duplicates([paths for _, paths in dups])} in {folders}"
+        if missing != "skip":
+            raise DataError(f"{what}; keep one file per name or set {skip_hint}")
+        log.warning("skipped %s", what)
+        for _, paths in dups:
+            gts.pop(Path(paths[0]).stem, None)
+        if not gts:
+            raise DataError(f"gt_dir: no mask left to score in {gt_dir}: {what}")
     lonely = sorted(set(gts) - set(preds))
     if lonely and missing != "skip":
         more = " ..." if len(lonely) > 10 else ""
         raise DataError(
             f"{len(lonely)} of {len(gts)} masks in {gt_dir} have no map in {pred_dir} "
-            f"({', '.join(lonely[:10])}{more}); set missing=skip to score the others"
+            f"({', '.join(lonely[:10])}{more}); set {skip_hint} to score the others"
         )
     pairs = [(gts[s], preds[s]) for s in sorted(set(gts) & set(preds))]
     if not pairs:
@@ -149,23 +173,30 @@ def score_folder(
     convention: str = "pysodmetrics",
     only: set[str] | None = None,
     skip_hint: str = "missing=skip",
+    max_pixels: int | None = None,
 ) -> FolderScore:
     """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``.
 
-    A mask or map that does not decode completely is an error naming it; with
-    ``missing='skip'`` it is skipped and named in :attr:`FolderScore.broken` (``skip_hint``:
-    the setting that the error message suggests). ``only``: see :func:`pair_maps`.
+    A mask or map that does not decode completely, or whose header claims more than
+    ``max_pixels`` pixels (the setting ``max_pixels``; None: no check, for maps and masks
+    checked before), is an error naming it; with ``missing='skip'`` it is skipped and named
+    in :attr:`FolderScore.broken` (``skip_hint``: the setting that the error message
+    suggests). ``only``: see :func:`pair_maps`.
     """
     conv = check_convention(convention)  # before any file is read
-    pairs, lonely = pair_maps(gt_dir, pred_dir, missing, only)
+    limit = None if max_pixels is None else pixel_limit(max_pixels, "max_pixels")
+    pairs, lonely = pair_maps(gt_dir, pred_dir, missing, only, skip_hint)
     skip = missing == "skip"
+    oversized: list[str] = []
+    if limit is not None:  # headers only, before anything decodes them
+        pairs, oversized = _within(pairs, limit, skip, skip_hint)
     workers = workers or default_workers()
     # chunks of at most 8 maps, so that the workers finish at about the same time
     chunk = max(1, min(8, len(pairs) // (workers * 4) or 1))
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
     totals: dict = {}
     count = resized = 0
-    broken: list[str] = []
+    broken: list[str] = list(oversized)
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
     # forked workers, each with OpenCV's default threads: changing OpenCV's thread count in a
     # forked child (or importing SciPy there) can deadlock when the parent runs other threads
@@ -190,6 +221,25 @@ def score_folder(
         raise DataError(f"no map in {pred_dir} could be scored: {'; '.join(broken[:3])}")
     values, curves = conv.summarise(totals, count), conv.curves(totals, count)
     return FolderScore(values, curves, count, resized, lonely, broken)
+
+
+def _within(
+    pairs: list[tuple[str, str]], limit: int, skip: bool, skip_hint: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(pairs whose mask and map headers claim at most ``limit`` pixels, the problem of each
+    other pair), or with ``skip`` false a :class:`DataError` naming the first other pair."""
+    kept, problems = [], []
+    for gt_path, pred_path in pairs:
+        big = too_large(gt_path, limit, "max_pixels", "mask") or too_large(
+            pred_path, limit, "max_pixels", "map"
+        )
+        if big is None:
+            kept.append((gt_path, pred_path))
+        elif not skip:
+            raise DataError(f"{big}; set {skip_hint} to score the others")
+        else:
+            problems.append(big)
+    return kept, problems
 
 
 class _Serial:
