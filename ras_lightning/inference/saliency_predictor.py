@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ras_lightning.data.readers import read_photo
+from ras_lightning.data.readers import photo_rgb, read_photo
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.outputs import check_type, render
 from ras_lightning.utils.errors import UserError
@@ -56,9 +56,9 @@ class SaliencyPredictor:
         if isinstance(photo, str | Path):
             return read_photo(str(photo))  # DataError names a broken file
         if isinstance(photo, Image.Image):
-            # the orientation tag applied, as predict applies it to the file (a no-op once
-            # applied: exif_transpose drops the tag)
-            return np.asarray(ImageOps.exif_transpose(photo).convert("RGB"))
+            # read as predict reads a file: the orientation tag applied (a no-op once
+            # applied: exif_transpose drops the tag), 16-bit gray scaled
+            return photo_rgb(photo)
         arr = np.asarray(photo)
         if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
             raise UserError(f"a photo array must be uint8 (H, W) or (H, W, 3), got {arr.dtype}")
