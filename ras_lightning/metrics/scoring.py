@@ -138,12 +138,13 @@ def _score_chunk(
         try:
             check_complete(gt_path, "mask")
             check_complete(pred_path, "map")
+            # the one readers: a mask of class labels is refused (or skipped) here too
+            pred, gt, was_resized = conv.load(gt_path, pred_path)
         except DataError as err:
             if not skip_broken:
                 raise
             broken.append(str(err).removeprefix("cannot read "))
             continue
-        pred, gt, was_resized = conv.load(gt_path, pred_path)
         stats = conv.image_stats(pred, gt)
         resized += was_resized
         for k, v in stats.items():
