@@ -63,6 +63,7 @@ class SODDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         demo: bool = False,
         eval_batch_size: int | None = None,
+        max_pixels: int | None = None,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -83,6 +84,7 @@ class SODDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers
         self.demo = demo
+        self.max_pixels = max_pixels  # files claiming more are refused before decoding
         self.train_data: SODDataset | None = None
         self.val_data: list[SODDataset] = []
         self.test_data: list[SODDataset] = []
@@ -123,7 +125,8 @@ class SODDataModule(L.LightningDataModule):
             self._checked.update(verify_sets(found, self.on_unpaired))
 
     def _discover(self, name: str) -> list[Sample]:
-        return discover_set(self.root, name, self.on_unpaired, self.layouts.get(name))
+        layout = self.layouts.get(name)
+        return discover_set(self.root, name, self.on_unpaired, layout, self.max_pixels)
 
     def setup(self, stage: str | None = None) -> None:
         if self.demo:  # also when prepare_data was not called (e.g. used outside a Trainer)
