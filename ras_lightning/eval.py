@@ -58,7 +58,12 @@ def run(cfg: DictConfig) -> dict:
     out = Path(str(cfg.output_dir)).expanduser()
     data, skip = cfg.data, cfg.data.on_unpaired == "skip"
     sets = find_test_sets(
-        data.root, list(data.test_sets), out, data.on_unpaired, data.get("layouts")
+        data.root,
+        list(data.test_sets),
+        out,
+        data.on_unpaired,
+        data.get("layouts"),
+        data.get("max_pixels"),
     )
     predictor = make_predictor(cfg)
     method = Path(str(cfg.weights)).name

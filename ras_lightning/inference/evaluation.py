@@ -53,13 +53,18 @@ def find_test_sets(
     out: Path,
     on_unpaired: str = "error",
     layouts: Mapping[str, Any] | None = None,
+    max_pixels: int | None = None,
 ) -> dict[str, EvalSet]:
-    """The sets ``names`` under ``root``, paired (``on_unpaired``), with every mask that
-    decodes completely; ``UserError`` when ``out`` (or a set's output folder) is a data folder
-    or inside one, symlinks resolved."""
+    """The sets ``names`` under ``root``, paired (``on_unpaired``; photos and masks over
+    ``max_pixels`` are refused before decoding), with every mask that decodes completely;
+    ``UserError`` when ``out`` (or a set's output folder) is a data folder or inside one,
+    symlinks resolved."""
     layouts = dict(layouts or {})
     skip = on_unpaired == "skip"
-    samples = {name: discover_set(root, name, on_unpaired, layouts.get(name)) for name in names}
+    samples = {
+        name: discover_set(root, name, on_unpaired, layouts.get(name), max_pixels)
+        for name in names
+    }
     dirs = {
         name: find_set_dirs(
             root, name, *(layouts.get(name, {}).get(k) for k in ("image_dir", "mask_dir"))
