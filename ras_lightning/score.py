@@ -66,6 +66,7 @@ def run(cfg: DictConfig) -> dict:
     check_outside(out, folders)
     rows, results = [], {}
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
+    how["max_pixels"] = cfg.get("max_pixels")
     for dataset, gt_dir in datasets.items():
         curves = {}
         for method in methods:
