@@ -6,7 +6,8 @@ outputs mirror the input's sub-folders under ``output``: ``<stem>.png`` per phot
 size; ``type=`` picks what, :mod:`ras_lightning.inference.outputs`) and ``<name>`` per video
 (same frame rate, size and container). Two inputs that would write the same name (``0001.jpg``,
 ``0001.png``) both keep their extension (``0001.jpg.png``, ``0001.png.png``). ``output=FILE``
-with one input writes that file. Unreadable and non-image files are named and skipped,
+with one input writes that file. Unreadable and non-image files, and photos whose header
+claims more than ``max_pixels`` pixels, are named and skipped,
 ``overwrite=false`` skips outputs already there; the last line counts what was written and
 skipped; nothing written is exit status 1. Every setting and the output folder are checked
 before the network is loaded; folders are created only to write a file; nothing is written
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from ras_lightning.data.checks import pixel_limit
 from ras_lightning.inference import inputs
 from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.files import EXISTING, NOT_MEDIA, Tally, predict_files
@@ -43,6 +45,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         str(cfg.type), cfg.threshold, cfg.get("background"), cfg.get("cutout")
     )
     out = Path(str(cfg.output)).expanduser()
+    max_pixels = pixel_limit(cfg.get("max_pixels"), "max_pixels")
     plan = inputs.plan(str(cfg.input), out, kind, bool(cfg.recursive))
     tally, jobs = Tally(), plan.jobs
     media = {j.src for j in jobs}
@@ -59,7 +62,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     try:
         if jobs:  # the network is loaded only when there is work
-            predict_files(make_predictor(cfg), jobs, make, tally, bool(cfg.progress))
+            predictor = make_predictor(cfg)
+            predict_files(predictor, jobs, make, tally, bool(cfg.progress), max_pixels)
     finally:  # also when a write fails: the counts so far
         print(tally.line(out), flush=True)
     if tally.written == 0 and not tally.skipped[EXISTING]:

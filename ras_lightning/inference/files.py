@@ -1,6 +1,7 @@
 """``predict``'s run over its planned jobs (:mod:`.inputs`): the photos batched through the
 network, then the videos; every output written whole (:func:`.outputs.write_image`), every
-file skipped counted by reason for the summary line."""
+file skipped counted by reason for the summary line. A photo whose header claims more than
+``max_pixels`` pixels is skipped, named, before anything decodes it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ras_lightning.data.checks import too_large
 from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.inputs import Job
 from ras_lightning.inference.outputs import write_image
@@ -24,6 +26,8 @@ log = logging.getLogger("ras_lightning.predict")
 
 # the reasons a file is skipped, in the summary's order
 UNREADABLE, NOT_MEDIA, EXISTING = "unreadable", "not an image or video", "already there"
+TOO_LARGE = "too large"
+REASONS = (UNREADABLE, TOO_LARGE, NOT_MEDIA, EXISTING)
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Tally:
     skipped: Counter = field(default_factory=Counter)
 
     def line(self, out: Path) -> str:
-        reasons = [f"{n} {r}" for r in (UNREADABLE, NOT_MEDIA, EXISTING) if (n := self.skipped[r])]
+        reasons = [f"{n} {r}" for r in REASONS if (n := self.skipped[r])]
         total = sum(self.skipped.values())
         why = f" ({', '.join(reasons)})" if total else ""
         return f"predict: {self.written} written, {total} skipped{why} -> {out}"
@@ -50,14 +54,21 @@ def predict_files(
     make: Callable[[np.ndarray, np.ndarray], np.ndarray],
     tally: Tally,
     progress: bool = True,
+    max_pixels: int | None = None,
 ) -> None:
     """Write ``make(photo, map)`` for the jobs' photos (batched), then for every frame of their
-    videos, counting in ``tally``; an unreadable input is skipped and counted."""
+    videos, counting in ``tally``; an unreadable input, or a photo whose header claims more
+    than ``max_pixels`` pixels (None: no limit), is skipped and counted."""
     photos = [j for j in jobs if not j.video]
     bar = tqdm(total=len(photos), unit="photo", disable=not progress, leave=False)
 
     def decoded() -> Iterator[tuple[tuple[Job, np.ndarray], np.ndarray]]:
         for job in photos:
+            big = max_pixels and too_large(str(job.src), max_pixels, "max_pixels", "photo")
+            if big:  # never decoded: a few header bytes can claim gigabytes of pixels
+                tally.skip(job.src, TOO_LARGE, big)
+                bar.update(1)
+                continue
             try:  # fully decoded, EXIF orientation applied: the outputs are as the photo shows
                 img = read_photo(str(job.src))
             except DataError as err:

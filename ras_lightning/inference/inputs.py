@@ -3,13 +3,15 @@
 ``input`` is a file, a folder (``recursive``: sub-folders too) or a glob (``**`` allowed);
 outputs mirror the input's sub-folders under ``output``: ``<stem>.png`` per photo and
 ``<name>`` per video. Two inputs that would write the same name (``0001.jpg``, ``0001.png``)
-both keep their extension (``0001.jpg.png``, ``0001.png.png``). ``output=FILE`` with one input
-writes that file. Nothing is written into the input folder, and no input is overwritten.
+both keep their extension (``0001.jpg.png``, ``0001.png.png``; a warning names them), and a
+name still shared after that is a one-line error listing the files. ``output=FILE`` with one
+input writes that file. Nothing is written into the input folder, and no input is overwritten.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from ras_lightning.data.discovery import IMAGE_EXTS
 from ras_lightning.inference.outputs import has_alpha
 from ras_lightning.inference.video import VIDEO_EXTS, is_video
 from ras_lightning.utils.errors import UserError
+
+log = logging.getLogger("ras_lightning.predict")
 
 PHOTO_EXTS = IMAGE_EXTS | {".webp", ".tif", ".tiff"}
 #: an ``output=`` ending in one of these names a file (with a single input), not a folder
@@ -84,10 +88,19 @@ def plan_outputs(base: Path, files: list[Path], out: Path, to_file: bool) -> lis
     groups: dict[str, list[int]] = defaultdict(list)
     for i, d in enumerate(dests):
         groups[str(d).casefold()].append(i)
+    renamed = []
     for same in groups.values():
         if len(same) > 1:  # 0001.jpg + 0001.png -> 0001.jpg.png + 0001.png.png
             for i in same:
                 dests[i] = out / rels[i].parent / f"{rels[i].name}.png"
+            renamed.append(" + ".join(str(rels[i]) for i in same))
+    if renamed:  # named: the outputs are not <stem>.png as usual
+        log.warning(
+            "%d names used by more than one photo (%s): each output keeps its photo's "
+            "extension (<name>.<ext>.png)",
+            len(renamed),
+            ", ".join(renamed[:10]) + (" ..." if len(renamed) > 10 else ""),
+        )
     seen: dict[str, list[Path]] = defaultdict(list)
     for f, d in zip(media, dests, strict=True):
         seen[str(d).casefold()].append(f)
