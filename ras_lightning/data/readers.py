@@ -40,7 +40,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ras_lightning.utils.errors import DataError
 
-_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError)
+# a decompression bomb too: files over the configured limit are refused before they get here
+# (data/checks.py), and any other is one line naming the file, never a traceback
+_READ_ERRORS = (
+    OSError,
+    UnidentifiedImageError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    Image.DecompressionBombError,
+)
 # 8- or 16-bit masks whose largest value is 2..15 (lossless files) are class-index maps, not
 # masks: read as grey levels they would train as (almost) empty masks without a word.
 _LABEL_MAX = 15
