@@ -34,6 +34,7 @@ from ras_lightning.metrics.reports import (
 )
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, require
+from ras_lightning.utils.files import probe_writable, write_atomic
 
 log = logging.getLogger("ras_lightning.eval")
 
@@ -65,6 +66,7 @@ def run(cfg: DictConfig) -> dict:
         data.get("layouts"),
         data.get("max_pixels"),
     )
+    probe_writable(out)  # a place it cannot write is one line now, not after the predictions
     predictor = make_predictor(cfg)
     method = Path(str(cfg.weights)).name
     results, rows = {}, []
@@ -81,7 +83,7 @@ def run(cfg: DictConfig) -> dict:
     write_tables(rows, out, "metrics_full")
     lines = paper_table(rows, str(cfg.convention), predictor.version, compare == "paper")
     lines += ["", *speed_lines(info, method, compare == "paper")]
-    (out / "metrics.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}
 

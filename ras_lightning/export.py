@@ -8,7 +8,8 @@ user needs is stored in the file (ONNX ``metadata_props``, TorchScript extra fil
 ``meta.json``; :func:`ras_lightning.models.export.export_metadata`): RAS version, input size,
 mean/std and the pixel range they apply to, channel order, layout, what the output is. After
 writing, the command runs the file against PyTorch at two sizes and reports the largest
-difference.
+difference; the file is written under a temporary name beside ``output`` and renamed onto it only
+once written and checked.
 
 ``format=official``: a plain state dict of tensors in the authors' ``RAS.v1.pth`` /
 ``RAS.v2.pth`` key layout (:meth:`RAS.official_state_dict`), which their test scripts load
@@ -24,6 +25,7 @@ from omegaconf import DictConfig
 from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, require
+from ras_lightning.utils.files import atomic_path, check_destination, probe_writable
 
 FORMATS = ("onnx", "torchscript", "official")
 EXAMPLE = "python -m ras_lightning.export weights=RAS.v2.pth format=onnx output=ras_v2.onnx"
@@ -43,14 +45,20 @@ def run(cfg: DictConfig) -> float:
     from ras_lightning.models import export
     from ras_lightning.models.fusion import fold_batchnorm
 
-    weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
     out = Path(str(cfg.output)).expanduser()
     if out.is_dir():
         raise UserError(f"output={out} is a folder; name the file to write")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # where it goes is checked before the weights are read and the network traced: a place
+    # that cannot be written, or a device such as /dev/full, is one line at once
+    check_destination(out)
+    probe_writable(out.parent, out)
+    weights = load_weights(cfg.weights, bool(cfg.get("trust_weights", False)))
     version = weights.net.version
+    # written under a temporary name beside ``out``, checked, and only then renamed onto it:
+    # a failed write or check leaves nothing under the final name
     if cfg.format == "official":
-        n = export.export_official(weights, out)
+        with atomic_path(out) as tmp:
+            n = export.export_official(weights, tmp)
         print(
             f"export: wrote {out} (official: {n} tensors in the authors' RAS.{version}.pth key "
             f"layout, {out.stat().st_size / 1e6:.1f} MB); read back exactly by RAS.from_official"
@@ -58,20 +66,26 @@ def run(cfg: DictConfig) -> float:
         return 0.0
     net = fold_batchnorm(weights.net) if cfg.fold_bn else weights.net.eval()
     meta = export.export_metadata(weights)
-    if cfg.format == "onnx":
-        export.export_onnx(net, out, cfg.opset, meta)
-    else:
-        export.export_torchscript(net, out, meta)
-    diff, scaled = export.max_difference(cfg.format, out, net, list(cfg.check_sizes))
     sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
-    verdict = "OK" if scaled <= cfg.tolerance else "FAILED"
-    print(
-        f"export: wrote {out} ({cfg.format}, {out.stat().st_size / 1e6:.1f} MB); checked "
-        f"against PyTorch at {sizes}, batch 2: max |diff| {diff:.2e} on logits, "
-        f"{scaled:.2e} relative to the logit scale (tolerance {cfg.tolerance}): {verdict}"
-    )
-    if scaled > cfg.tolerance:
-        raise UserError(f"exported {cfg.format} differs from PyTorch by {scaled:.2e} (relative)")
+    with atomic_path(out) as tmp:
+        if cfg.format == "onnx":
+            export.export_onnx(net, tmp, cfg.opset, meta)
+        else:
+            export.export_torchscript(net, tmp, meta)
+        diff, scaled = export.max_difference(cfg.format, tmp, net, list(cfg.check_sizes))
+        size_mb = tmp.stat().st_size / 1e6
+        verdict = "OK" if scaled <= cfg.tolerance else "FAILED"
+        check = (
+            f"checked against PyTorch at {sizes}, batch 2: max |diff| {diff:.2e} on logits, "
+            f"{scaled:.2e} relative to the logit scale (tolerance {cfg.tolerance}): {verdict}"
+        )
+        if scaled > cfg.tolerance:
+            print(f"export: {out} not written ({cfg.format}); {check}")
+            raise UserError(
+                f"exported {cfg.format} differs from PyTorch by {scaled:.2e} (relative); "
+                f"{out} not written"
+            )
+    print(f"export: wrote {out} ({cfg.format}, {size_mb:.1f} MB); {check}")
     return scaled
 
 

@@ -22,6 +22,7 @@ from ras_lightning.metrics.reports import describe_score, plot_curves, write_jso
 from ras_lightning.metrics.scoring import score_folder
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, check_outside, require
+from ras_lightning.utils.files import probe_writable
 
 log = logging.getLogger("ras_lightning.score")
 
@@ -64,6 +65,7 @@ def run(cfg: DictConfig) -> dict:
     for (dataset, method), pred_dir in pred_dirs.items():
         folders[f"pred_dir of {method} on {dataset}" if not single else "pred_dir"] = pred_dir
     check_outside(out, folders)
+    probe_writable(out)  # a place it cannot write is one line now, not after the scoring
     rows, results = [], {}
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
     how["max_pixels"] = cfg.get("max_pixels")

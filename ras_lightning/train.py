@@ -22,6 +22,7 @@ from ras_lightning.training.config_checks import (
     conf_dir,
 )
 from ras_lightning.utils.entry import hydra_command
+from ras_lightning.utils.files import write_atomic
 
 log = logging.getLogger("ras_lightning.train")
 
@@ -41,8 +42,7 @@ def run(cfg: DictConfig) -> float | None:
         sys.exit(143)
     if result.is_global_zero:
         out_dir = Path(cfg.paths.output_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+        write_atomic(out_dir / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True))
         log.info("metrics written to %s", out_dir / "metrics.json")
     key = cfg.get("optimized_metric")
     if key == "auto":

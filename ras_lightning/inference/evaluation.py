@@ -24,6 +24,7 @@ from ras_lightning.data.sample import Sample
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.metrics.scoring import FolderScore, check_complete, score_folder
 from ras_lightning.utils.errors import DataError, UserError, check_outside
+from ras_lightning.utils.files import make_folder, write_atomic
 
 log = logging.getLogger("ras_lightning.eval")
 
@@ -99,8 +100,8 @@ def predict_maps(
     progress: bool = True,
 ) -> set[str]:
     """Write the map of every photo of ``test_set`` as ``out/<stem>.png`` (at the photo's
-    size); return the stems written."""
-    out.mkdir(parents=True, exist_ok=True)
+    size), each whole or not at all; return the stems written."""
+    make_folder(out)
 
     def photos() -> Iterator[tuple[str, np.ndarray]]:
         for s in test_set.samples:
@@ -117,8 +118,10 @@ def predict_maps(
         leave=False,
     )
     for stem, saliency in predictor.iter_predict(photos()):
-        if not cv2.imwrite(str(out / f"{stem}.png"), saliency):
-            raise UserError(f"could not write {out / f'{stem}.png'}")
+        ok, png = cv2.imencode(".png", saliency)
+        if not ok:
+            raise UserError(f"cannot write {out / f'{stem}.png'}: OpenCV cannot encode the map")
+        write_atomic(out / f"{stem}.png", png.tobytes())
         done.add(stem)
         bar.update(1)
     bar.close()

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
 from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
 from ras_lightning.metrics.scoring import FolderScore
+from ras_lightning.utils.files import atomic_path, make_folder, write_atomic
 
 __all__ = [
     "TITLES",
@@ -37,13 +39,13 @@ def describe_score(what: str, score: FolderScore) -> str:
 
 def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
     """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     names = [k for k in metric_names() if any(k in r for r in rows)]  # a convention may lack some
     keys = ["dataset", "method", "count", *names]
-    with open(out_dir / f"{name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out_dir / f"{name}.csv", table.getvalue())
     head = ["dataset", "method", "images", *(TITLES[k] for k in names)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -51,7 +53,7 @@ def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None
         lines.append(
             f"| {r['dataset']} | {r['method']} | {r['count']} | " + " | ".join(vals) + " |"
         )
-    (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out_dir / f"{name}.md", "\n".join(lines) + "\n")
 
 
 def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
@@ -108,9 +110,8 @@ def speed_lines(info: dict, method: str, compare: bool) -> list[str]:
 
 
 def write_json(data: dict, path: Path) -> None:
-    """``data`` as indented JSON at ``path`` (its folder created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """``data`` as indented JSON at ``path`` (its folder created), whole or not at all."""
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def plot_curves(
@@ -118,7 +119,7 @@ def plot_curves(
 ) -> list[Path]:
     """PR curve and F-measure-vs-threshold curve of every method on ``dataset`` (PNG), and
     the curves' numbers in ``curves_<dataset>.csv`` (one row per method and threshold)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)
     thresholds = list(range(255, -1, -1))
     write_curves(curves, out_dir / f"curves_{safe}.csv")
@@ -145,15 +146,14 @@ def plot_curves(
 def write_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
     """``curves`` ({method: {precision, recall, f, ...}}, thresholds 255..0) as CSV rows
     ``method, threshold, precision, recall, f[, e]`` at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     kinds = [k for k in ("precision", "recall", "f", "e") if all(k in c for c in curves.values())]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["method", "threshold", *kinds])
-        for method, c in curves.items():
-            for i, t in enumerate(range(255, -1, -1)):
-                writer.writerow([method, t, *(f"{c[k][i]:.6f}" for k in kinds)])
-    return path
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["method", "threshold", *kinds])
+    for method, c in curves.items():
+        for i, t in enumerate(range(255, -1, -1)):
+            writer.writerow([method, t, *(f"{c[k][i]:.6f}" for k in kinds)])
+    return write_atomic(path, table.getvalue())
 
 
 def _plot(
@@ -172,6 +172,9 @@ def _plot(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # the temporary name keeps .png: savefig goes by it
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)
     return path
