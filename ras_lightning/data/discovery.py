@@ -15,6 +15,7 @@ from pathlib import Path
 from ras_lightning.data.checks import check_headers, pixel_limit
 from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
+from ras_lightning.utils.text import plural
 
 log = logging.getLogger("ras_lightning.data")
 
@@ -118,9 +119,11 @@ def pair_by_stem(
     if (lonely_images or lonely_masks) and on_unpaired == "error":
         parts = []
         if lonely_images:
-            parts.append(f"{len(lonely_images)} images without masks ({name_some(lonely_images)})")
+            some = name_some(lonely_images)
+            parts.append(f"{plural(len(lonely_images), 'image')} without masks ({some})")
         if lonely_masks:
-            parts.append(f"{len(lonely_masks)} masks without images ({name_some(lonely_masks)})")
+            some = name_some(lonely_masks)
+            parts.append(f"{plural(len(lonely_masks), 'mask')} without images ({some})")
         raise DataError(f"{where}: {'; '.join(parts)}; fix the files or set data.on_unpaired=skip")
     pairs = [Sample(s, images[s], masks[s]) for s in sorted(set(images) & set(masks))]
     return pairs, lonely_images, lonely_masks
@@ -164,10 +167,10 @@ def discover_set(
     pairs, lonely_i, lonely_m = pair_by_stem(images, masks, where, on_unpaired)
     if lonely_i or lonely_m:
         log.warning(
-            "dataset '%s': skipped %d images without masks and %d masks without images",
+            "dataset '%s': skipped %s without masks and %s without images",
             name,
-            len(lonely_i),
-            len(lonely_m),
+            plural(len(lonely_i), "image"),
+            plural(len(lonely_m), "mask"),
         )
     if not pairs:
         raise DataError(
@@ -190,7 +193,7 @@ def drop_problems(
             f"{where}: {len(texts)} bad files: {'; '.join(texts[:10])}"
             f"{' ...' if len(texts) > 10 else ''} (fix them or set data.on_unpaired=skip)"
         )
-    log.warning("%s: skipped %d pairs: %s", where, len(texts), "; ".join(texts[:10]))
+    log.warning("%s: skipped %s: %s", where, plural(len(texts), "pair"), "; ".join(texts[:10]))
     bad = {s.name for s, _ in problems}
     kept = [s for s in samples if s.name not in bad]
     if not kept:

@@ -30,6 +30,7 @@ from ras_lightning.data.discovery import drop_problems
 from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
 from ras_lightning.utils.errors import DataError
+from ras_lightning.utils.text import plural
 
 log = logging.getLogger("ras_lightning.data")
 
@@ -129,7 +130,7 @@ def decode_all(
     if todo:
         bar = tqdm(
             total=len(todo),
-            desc=f"checking {len(todo)} files",
+            desc=f"checking {plural(len(todo), 'file')}",
             unit="file",
             disable=None,  # tqdm: a bar on a terminal, none in logs and CI
             leave=False,
@@ -167,9 +168,8 @@ def verify_sets(
     files += [("mask", s.mask) for v in sets.values() for s in v if s.mask]
     outcomes, decoded = decode_all(files)
     log.info(
-        "checked %d files by decoding them (%d decoded, %d unchanged since the cached check) "
-        "in %.1f s",
-        len(set(files)),
+        "checked %s by decoding them (%d decoded, %d unchanged since the cached check) in %.1f s",
+        plural(len(set(files)), "file"),
         decoded,
         len(set(files)) - decoded,
         time.perf_counter() - start,

@@ -25,6 +25,7 @@ from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.metrics.scoring import FolderScore, check_complete, score_folder
 from ras_lightning.utils.errors import DataError, UserError, check_outside
 from ras_lightning.utils.files import make_folder, write_atomic
+from ras_lightning.utils.text import plural
 
 log = logging.getLogger("ras_lightning.eval")
 
@@ -156,9 +157,9 @@ def evaluate_set(
     for bad in score.broken:
         log.warning("skipped: %s", bad)
     log.info(
-        "%s: %d maps, max_f %.4f, mae %.4f",
+        "%s: %s, max_f %.4f, mae %.4f",
         test_set.name,
-        score.count,
+        plural(score.count, "map"),
         score.metrics["max_f"],
         score.metrics["mae"],
     )

@@ -95,7 +95,7 @@ def pair_maps(
     if lonely and missing != "skip":
         more = " ..." if len(lonely) > 10 else ""
         raise DataError(
-            f"{len(lonely)} of {len(gts)} masks in {gt_dir} have no map in {pred_dir} "
+            f"{len(lonely)} of {len(gts)} masks in {gt_dir} without a map in {pred_dir} "
             f"({', '.join(lonely[:10])}{more}); set {skip_hint} to score the others"
         )
     pairs = [(gts[s], preds[s]) for s in sorted(set(gts) & set(preds))]

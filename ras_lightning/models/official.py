@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from ras_lightning.utils.text import plural
+
 _BACKBONE_PREFIX = {"v1": "resnet.", "v2": "bkbone."}
 _OURS = "backbone."
 
@@ -77,7 +79,8 @@ def check_state(
     if bad:
         k = bad[0]
         raise ValueError(
-            f"shape mismatch in RAS {version} checkpoint{where}: {len(bad)} tensors, e.g. {k} "
+            f"shape mismatch in RAS {version} checkpoint{where}: {plural(len(bad), 'tensor')}, "
+            f"e.g. {k} "
             f"is {tuple(ours[k].shape)}, expected {tuple(expected[k].shape)}"
         )
 

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.text import plural
 
 # groups whose options live outside this package's conf folder (Hydra's own plugins)
 _FOREIGN_GROUPS = ("hydra",)
@@ -180,7 +181,8 @@ def check_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:
         if done >= max_epochs:
             raise _fail(
                 path,
-                f"that run has trained {done} epochs, trainer.max_epochs={max_epochs} leaves "
+                f"that run has trained {plural(done, 'epoch')}, "
+                f"trainer.max_epochs={max_epochs} leaves "
                 f"nothing to train: set trainer.max_epochs above {done} to continue it, or "
                 "train=false to test it",
             )

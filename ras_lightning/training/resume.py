@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from ras_lightning.utils.text import plural
+
 log = logging.getLogger(__name__)
 
 
@@ -84,10 +86,10 @@ class ResumeState(L.Callback):
             if old and old != new:
                 log.warning(
                     "resumed at epoch %d with trainer.max_epochs=%s: the lr schedule planned "
-                    "for %s epochs is re-planned for %s (lr now as a run of that length)",
+                    "for %s is re-planned for %s (lr now as a run of that length)",
                     epoch,
                     trainer.max_epochs,
-                    old[-1],
+                    plural(old[-1], "epoch") if isinstance(old[-1], int) else old[-1],
                     new[-1],
                 )
             # the restored groups hold the saved plan's lr: set this plan's (as
