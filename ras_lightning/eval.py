@@ -26,6 +26,7 @@ from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.metrics.reports import (
+    paper_caveats,
     paper_table,
     plot_curves,
     speed_lines,
@@ -80,9 +81,18 @@ def run(cfg: DictConfig) -> dict:
         rows.append({"dataset": name, "method": method, "count": score.count, **score.metrics})
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
-    write_tables(rows, out, "metrics_full")
+    write_tables(rows, out, "metrics_full", convention=str(cfg.convention))
     lines = paper_table(rows, str(cfg.convention), predictor.version, compare == "paper")
     lines += ["", *speed_lines(info, method, compare == "paper")]
+    if compare == "paper":
+        # a 64-px ResNet-18 or a pysodmetrics table beside the paper's row is no like-for-like
+        # comparison: say so on the console and under the table
+        backbone = getattr(predictor, "backbone", None)
+        caveats = paper_caveats(str(cfg.convention), backbone, info["input_size"])
+        for caveat in caveats:
+            log.warning("compare=paper: %s; the differences are not like for like", caveat)
+        if caveats:
+            lines += ["", "Note: not the paper's setup: " + "; ".join(caveats) + "."]
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}

@@ -1,13 +1,14 @@
 """``python -m ras_lightning.score``: score folders of saliency maps (Hydra app).
 
 One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
-registry's metric keys: the contract's ten and any registered metric), ``OUT/metrics.md`` /
-``.csv``, ``OUT/pr_curve_*.png`` / ``f_curve_*.png`` and the curves' numbers
-``OUT/curves_*.csv``. ``output_dir`` may not be (or be inside) a folder it reads, symlinks
-resolved; a mask or map that does not decode completely is an error naming it (with
-``missing=skip``: named and skipped).
+registry's metric keys: the contract's ten and any registered metric, then ``convention``),
+``OUT/metrics.md`` / ``.csv`` (the convention in a last column), ``OUT/pr_curve_*.png`` /
+``f_curve_*.png`` and the curves' numbers ``OUT/curves_*.csv``. ``output_dir`` may not be (or
+be inside) a folder it reads, symlinks resolved; a mask or map that does not decode
+completely is an error naming it (with ``missing=skip``: named and skipped).
 Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
-pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``.
+pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``
+with ``convention`` beside the datasets.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ def run(cfg: DictConfig) -> dict:
         if cfg.plots:
             plot_curves(curves, out, dataset)
     # one folder: the metric keys (the registry's) at the top level; several:
-    # {dataset: {method: {...}}}
+    # {dataset: {method: {...}}}; both with "convention" (a string) last
     summary = {k: rows[0][k] for k in metric_names() if k in rows[0]} if single else results
+    # how the numbers were made, beside them: the two conventions give different numbers
+    summary = {**summary, "convention": str(cfg.convention)}
     write_json(summary, out / "metrics.json")
-    write_tables(rows, out)
+    write_tables(rows, out, convention=str(cfg.convention))
     print((out / "metrics.md").read_text(), end="")
     log.info("wrote %s", out / "metrics.json")
     return results

@@ -239,6 +239,7 @@ def test_a_registered_metric_reaches_score(plugin, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_command("score", f"gt_dir={gt_dir}", f"pred_dir={pred_dir}", f"output_dir={out}")
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics.pop("convention") == "pysodmetrics"  # recorded beside the metrics (README)
     assert list(metrics) == [*METRIC_NAMES, "adaptive_iou"]
     expected = np.mean([_adaptive_iou(p, g) for p, g in pairs])
     assert metrics["adaptive_iou"] == pytest.approx(expected, abs=1e-12)

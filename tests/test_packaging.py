@@ -103,6 +103,7 @@ def test_installed_wheel_runs_from_outside_the_repository(
     res = _run([bin_dir / "ras-score", f"gt_dir={gt}", f"pred_dir={pred}", "output_dir=out"], work)
     assert res.returncode == 0, res.stderr[-2000:]
     metrics = json.loads((work / "out" / "metrics.json").read_text())
+    assert metrics.pop("convention") == "pysodmetrics"  # recorded beside the metrics (README)
     assert list(metrics) == list(METRIC_NAMES) and metrics["max_f"] > 0.8
 
     # overrides compose as with `python -m ras_lightning.train`

@@ -24,6 +24,7 @@ def test_score_one_folder_jpg_maps_resized(
     out = tmp_path / "out"
     run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={out}", "workers=2")
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics.pop("convention") == "pysodmetrics"  # recorded beside the metrics (README)
     assert list(metrics) == list(METRIC_NAMES)
     # E-measure divides by (pixels - 1), as PySODMetrics, so a perfect map scores just above 1
     assert all(0 <= v <= 1.01 for v in metrics.values())
@@ -61,6 +62,7 @@ def test_config_form_methods_by_datasets(tmp_path: Path) -> None:
         f"+methods={{m1: '{tmp_path}/{{dataset}}/pred', m2: '{tmp_path}/{{dataset}}/pred'}}",
     )
     data = json.loads((out / "metrics.json").read_text())
+    assert data.pop("convention") == "pysodmetrics"  # recorded beside the metrics (README)
     assert set(data) == {"A", "B"} and set(data["A"]) == {"m1", "m2"}
     assert data["A"]["m1"] == data["A"]["m2"]
     table = (out / "metrics.md").read_text().splitlines()
@@ -79,6 +81,7 @@ def test_score_real_sod_maps_equal_pysodmetrics(tmp_path: Path) -> None:
         f"output_dir={out}",
     )
     ours = json.loads((out / "metrics.json").read_text())
+    assert ours.pop("convention") == "pysodmetrics"  # recorded beside the metrics (README)
     pairs = []
     for g in sorted((SOD_DIR / "gt").glob("*.png")):
         gt = np.asarray(Image.open(g).convert("L"))

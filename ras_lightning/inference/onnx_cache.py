@@ -42,7 +42,7 @@ from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.timing import model_size_mb
 
 # raised whenever an entry's content or metadata changes, so older entries are never hit
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 OPSET = 17
 # everything besides the weights that decides the exported file: part of the key
 SETTINGS = (
@@ -52,7 +52,7 @@ SETTINGS = (
 )
 ENV_VAR = "RAS_LIGHTNING_CACHE"
 # the metadata a cache entry must hold
-META_KEYS = ("ras_version", "recipe", "input_size", "size_mb", "cache_key")
+META_KEYS = ("ras_version", "backbone", "recipe", "input_size", "size_mb", "cache_key")
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -154,6 +154,7 @@ def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:
     size_mb = model_size_mb(loaded.net)
     meta = {
         "ras_version": loaded.net.version,
+        "backbone": loaded.net.backbone_name,
         "recipe": loaded.recipe,
         "input_size": loaded.size,
         "size_mb": f"{size_mb:.6f}",

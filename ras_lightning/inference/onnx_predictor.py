@@ -94,6 +94,7 @@ class OnnxPredictor(BatchedPredictor):
             self.session = self._cached_session(path, threads, cache_dir, trust)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.version = meta.get("ras_version", "v2")
+        self.backbone: str | None = meta.get("backbone")  # None: an export without it
         self.recipe = meta.get("recipe", self.version)
         self.size = int(meta.get("input_size", 352))
         self.size_mb: float | None = float(meta["size_mb"]) if "size_mb" in meta else None

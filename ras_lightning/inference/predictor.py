@@ -26,6 +26,7 @@ class BatchedPredictor:
     batch_size: int
     name: str  # the engine, for reports
     version: str  # RAS v1 or v2
+    backbone: str | None  # resnet50 ..., None where the weights do not say (older ONNX files)
     size_mb: float | None  # the fp32 state dict's size (the paper's model size), if known
     minmax: bool  # the authors' per-image min-max normalisation of every map
 

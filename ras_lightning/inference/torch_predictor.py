@@ -45,6 +45,7 @@ class TorchPredictor(BatchedPredictor):
         self.net = net.to(self.device, memory_format=fmt)
         self.recipe, self.size = weights.recipe, weights.size
         self.version, self.size_mb = weights.net.version, model_size_mb(weights.net)
+        self.backbone: str | None = weights.net.backbone_name
         self.batch_size = max(1, batch_size or 8)
         self.minmax = minmax
         self.autocast = half and self.device.type == "cuda"

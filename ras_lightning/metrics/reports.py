@@ -12,10 +12,12 @@ from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLIS
 from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
 from ras_lightning.metrics.scoring import FolderScore
 from ras_lightning.utils.files import atomic_path, make_folder, write_atomic
+from ras_lightning.utils.text import plural
 
 __all__ = [
     "TITLES",
     "describe_score",
+    "paper_caveats",
     "paper_table",
     "plot_curves",
     "speed_lines",
@@ -24,34 +26,68 @@ __all__ = [
     "write_tables",
 ]
 
+#: how the paper's numbers were made: a ResNet-50 RAS at 352 x 352, scored by the MATLAB
+#: evaluation (our ``f3net`` convention); a run that differs is not a like-for-like comparison
+PAPER_SETUP = {"backbone": "resnet50", "input_size": 352, "convention": "f3net"}
+
+
+def cell(value: object) -> str:
+    """``value`` as a Markdown table cell: ``|`` escaped (a method or set name holding one
+    would split the cell) and line breaks as spaces (they would end the row)."""
+    return " ".join(str(value).splitlines()).replace("|", "\\|")
+
+
+def paper_caveats(convention: str, backbone: str | None, input_size: int) -> list[str]:
+    """One sentence per way this evaluation differs from the paper's (``PAPER_SETUP``):
+    backbone (unknown: not compared), input size, convention; empty when it matches."""
+    notes = []
+    if backbone is not None and backbone != PAPER_SETUP["backbone"]:
+        notes.append(f"backbone {backbone}, the paper's is ResNet-50")
+    if int(input_size) != PAPER_SETUP["input_size"]:
+        notes.append(f"input {input_size}x{input_size} px, the paper's is 352x352")
+    if convention != PAPER_SETUP["convention"]:
+        notes.append(
+            f"scored in the {convention} convention, the paper's numbers in f3net's "
+            "(MATLAB; convention=f3net)"
+        )
+    return notes
+
 
 def describe_score(what: str, score: FolderScore) -> str:
     """One line on a scored folder: the maps scored, resized, and skipped (and why)."""
-    msg = f"{what}: {score.count} maps scored"
+    msg = f"{what}: {plural(score.count, 'map')} scored"
     if score.resized:
         msg += f", {score.resized} resized to their mask's size"
     if score.missing:
-        msg += f", {len(score.missing)} masks without a map skipped"
+        msg += f", {plural(len(score.missing), 'mask')} without a map skipped"
     if score.broken:
         msg += f", {len(score.broken)} unreadable skipped ({'; '.join(score.broken)})"
     return msg
 
 
-def write_tables(rows: list[dict], out_dir: Path, name: str = "metrics") -> None:
-    """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv."""
+def write_tables(
+    rows: list[dict], out_dir: Path, name: str = "metrics", convention: str | None = None
+) -> None:
+    """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv;
+    ``convention``: the scoring convention as a last column of both (numbers of the two
+    conventions differ, so a row copied elsewhere keeps how it was scored)."""
     names = [k for k in metric_names() if any(k in r for r in rows)]  # a convention may lack some
-    keys = ["dataset", "method", "count", *names]
+    keys = ["dataset", "method", "count", *names, *(["convention"] if convention else [])]
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**r, "convention": convention} if convention else r for r in rows)
     write_atomic(out_dir / f"{name}.csv", table.getvalue())
     head = ["dataset", "method", "images", *(TITLES[k] for k in names)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head += ["convention"] if convention else []
+    lines = ["| " + " | ".join(map(cell, head)) + " |", "|" + "---|" * len(head)]
     for r in rows:
         vals = [f"{r[k]:.4f}" if k in r else "" for k in names]
+        vals += [cell(convention)] if convention else []
         lines.append(
-            f"| {r['dataset']} | {r['method']} | {r['count']} | " + " | ".join(vals) + " |"
+            f"| {cell(r['dataset'])} | {cell(r['method'])} | {r['count']} | "
+            + " | ".join(vals)
+            + " |"
         )
     write_atomic(out_dir / f"{name}.md", "\n".join(lines) + "\n")
 
@@ -64,13 +100,14 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
     lines = [
         f"Convention: {convention} ({CONVENTIONS[convention].description})",
         "",
-        "| " + " | ".join(head) + " |",
+        "| " + " | ".join(map(cell, head)) + " |",
         "|" + "---|" * len(head),
     ]
     for r in rows:
         ours = [r[k] for k in PAPER_COLUMNS]
+        name = cell(r["dataset"])
         lines.append(
-            f"| {r['dataset']} | {r['method']} | {r['count']} | "
+            f"| {name} | {cell(r['method'])} | {r['count']} | "
             + " | ".join(f"{v:.3f}" for v in ours)
             + " |"
         )
@@ -78,17 +115,17 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
         if paper is not None:
             theirs = [paper[k] for k in PAPER_COLUMNS]
             lines.append(
-                f"| {r['dataset']} | paper (RAS {version}) | | "
+                f"| {name} | paper (RAS {version}) | | "
                 + " | ".join(f"{v:.3f}" for v in theirs)
                 + " |"
             )
             lines.append(
-                f"| {r['dataset']} | difference | | "
+                f"| {name} | difference | | "
                 + " | ".join(f"{a - b:+.3f}" for a, b in zip(ours, theirs, strict=True))
                 + " |"
             )
         elif compare:
-            lines.append(f"| {r['dataset']} | paper (RAS {version}) | | - | - | - | - |")
+            lines.append(f"| {name} | paper (RAS {version}) | | - | - | - | - |")
     return lines
 
 
