@@ -2,12 +2,15 @@
 
 Three checks, in the order the train command runs them: the config-group choices on the
 command line (before Hydra composes: ``strategy=foo`` lists the choices instead of Hydra's
-multi-line report), the composed values (:func:`check_values`) and the checkpoint to resume
-from (:func:`check_checkpoint`).
+multi-line report), the composed values (:func:`check_values`: numbers, the keys of every
+``_target_`` node, the accelerator, ``test_ckpt``) and the checkpoint to resume from
+(:func:`check_checkpoint`).
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 import os
 import zipfile
@@ -17,7 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.errors import UserError, require_counts
 from ras_lightning.utils.text import plural
 
 # groups whose options live outside this package's conf folder (Hydra's own plugins)
@@ -117,6 +120,131 @@ def check_values(cfg: DictConfig) -> None:
     seed = OmegaConf.select(cfg, "seed", default=None)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise UserError(f"seed={seed!r}: must be a whole number or null")
+    require_counts(
+        cfg,
+        {
+            "trainer.min_epochs": 0,
+            "trainer.check_val_every_n_epoch": 1,
+            "trainer.log_every_n_steps": 1,
+            "trainer.accumulate_grad_batches": 1,
+            "trainer.num_nodes": 1,
+            "callbacks.prediction_panel.count": 1,
+            "callbacks.prediction_panel.every_n_epochs": 1,
+        },
+        nullable=("trainer.min_epochs", "trainer.check_val_every_n_epoch"),
+    )
+    check_test_ckpt(cfg)
+    check_targets(cfg)
+    check_accelerator(cfg)
+
+
+# Hydra's own keys of a ``_target_`` node, not arguments of the target
+_HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
+
+
+def check_targets(cfg: DictConfig) -> None:
+    """Stop with one line when a ``_target_`` node (the model, its network, backbone and loss,
+    the optimizer, the scheduler, the data module, the trainer, callbacks, loggers) holds a
+    key its target does not take (``+optimizer.lrr=1e-3``): the key, a close match and the
+    valid keys, from the target's signature, before anything is built or read. Targets that
+    take ``**kwargs`` or cannot be imported here are left to Hydra."""
+    _walk(cfg, "")
+
+
+def _walk(node: Any, prefix: str) -> None:
+    if isinstance(node, DictConfig):
+        if "_target_" in node and not OmegaConf.is_interpolation(node, "_target_"):
+            _check_target(node, prefix)
+        keys: list[Any] = [k for k in node.keys() if not (prefix == "" and k == "hydra")]
+    elif isinstance(node, ListConfig):
+        keys = list(range(len(node)))
+    else:
+        return
+    for key in keys:
+        # an interpolated node (model.optimizer: ${optimizer}) is checked where it is set
+        if OmegaConf.is_interpolation(node, key) or OmegaConf.is_missing(node, key):
+            continue
+        _walk(node[key], f"{prefix}.{key}" if prefix else str(key))
+
+
+def _check_target(node: DictConfig, where: str) -> None:
+    from hydra.utils import get_object
+
+    target = str(node._target_)
+    try:
+        obj = get_object(target)
+        params = list(inspect.signature(obj).parameters.values())
+    except Exception:  # noqa: BLE001 (not importable here or no signature: Hydra reports it)
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [p.name for p in params if p.kind in named]
+    for key in node.keys():
+        key = str(key)
+        if key in _HYDRA_KEYS or key in names:
+            continue
+        # the caller passes the leading arguments without defaults (a partial optimizer's
+        # params, a loss's logits and target): not settings a user gives
+        valid = [
+            p.name
+            for p in params
+            if p.kind in named and (p.default is not inspect.Parameter.empty or p.name in node)
+        ]
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        listed = f"its keys: {', '.join(valid)}" if valid else "it takes no settings"
+        at = f"{where}.{key}" if where else key
+        raise UserError(f"{at}: {target} takes no {key}{hint}; {listed}")
+
+
+def check_test_ckpt(cfg: DictConfig) -> None:
+    """``test_ckpt`` is last or best; best needs a validation set (data.val_sets or
+    data.val_fraction > 0) when the run trains and tests: refused before any data is read."""
+    test_ckpt = str(cfg.get("test_ckpt", "last"))
+    if test_ckpt not in ("last", "best"):
+        raise UserError(f"test_ckpt must be 'last' or 'best', got {test_ckpt!r}")
+    if test_ckpt != "best" or not cfg.get("train", True) or not cfg.get("test"):
+        return
+    val_sets = OmegaConf.select(cfg, "data.val_sets", default=None)
+    fraction = OmegaConf.select(cfg, "data.val_fraction", default=0) or 0
+    if not val_sets and not fraction:
+        raise UserError(
+            "test_ckpt=best needs a validation set: set data.val_fraction (e.g. 0.05) or "
+            "data.val_sets, or test the last epoch (test_ckpt=last, the authors' choice)"
+        )
+
+
+def check_accelerator(cfg: DictConfig) -> None:
+    """``trainer.accelerator=gpu|cuda|mps`` on a machine without one, or more
+    ``trainer.devices`` than it has: one line before any data is read (Lightning would say so
+    only when the trainer is built, after the data check)."""
+    accel = str(OmegaConf.select(cfg, "trainer.accelerator", default="auto") or "auto").lower()
+    if accel not in ("gpu", "cuda", "mps"):
+        return
+    import torch
+
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if accel == "mps" or (accel == "gpu" and not cuda and mps):
+        if not mps:
+            raise UserError(
+                "trainer.accelerator=mps: this machine has no Apple GPU (MPS) that PyTorch can "
+                "use; use trainer.accelerator=auto or cpu"
+            )
+        return
+    if not cuda:
+        raise UserError(
+            f"trainer.accelerator={accel}: no CUDA GPU is visible to PyTorch here "
+            "(torch.cuda.is_available() is false); use trainer.accelerator=auto (the GPU "
+            "when there is one) or cpu"
+        )
+    devices = OmegaConf.select(cfg, "trainer.devices", default=None)
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices > cuda:
+        raise UserError(
+            f"trainer.devices={devices}: only {cuda} CUDA GPU(s) here; set trainer.devices "
+            f"to at most {cuda} (or -1: all of them)"
+        )
 
 
 def _fail(path: str, why: str) -> UserError:

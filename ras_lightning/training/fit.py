@@ -96,9 +96,9 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
 
     result = FitResult(val_names=list(getattr(datamodule, "val_names", [])))
     train = cfg.get("train", True)
+    # test_ckpt is checked before any data is read (config_checks.check_test_ckpt); this
+    # catches a validation share that leaves no photo
     test_ckpt = str(cfg.get("test_ckpt", "last"))
-    if test_ckpt not in ("last", "best"):
-        raise UserError(f"test_ckpt must be 'last' or 'best', got {test_ckpt!r}")
     if test_ckpt == "best" and not result.val_names and train and cfg.get("test"):
         raise UserError(
             "test_ckpt=best needs a validation set: set data.val_fraction (e.g. 0.05) or "
