@@ -14,7 +14,7 @@ from ras_lightning.inference.onnx_predictor import OnnxPredictor
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import require
+from ras_lightning.utils.errors import require, require_counts
 
 EXAMPLE = "python -m ras_lightning.benchmark weights=RAS.v2.pth"
 
@@ -37,6 +37,8 @@ def _phase(what: str, predictor: BatchedPredictor, cfg: DictConfig) -> float:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Time each network on ``cfg.device``; print the table; return {network: FPS}."""
     require(cfg, {"weights": "our .ckpt or the authors' RAS.v1.pth / RAS.v2.pth"}, EXAMPLE)
+    size = (32, "the network's stride")
+    require_counts(cfg, {"runs": 1, "warmup": 0, "size": size, "threads": 1}, ("threads",))
     # torch only after the settings are checked: `--help` and a missing key answer at once
     from ras_lightning.inference.torch_predictor import TorchPredictor
 

@@ -34,7 +34,7 @@ from ras_lightning.metrics.reports import (
     write_tables,
 )
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, require
+from ras_lightning.utils.errors import UserError, require, require_counts
 from ras_lightning.utils.files import probe_writable, write_atomic
 
 log = logging.getLogger("ras_lightning.eval")
@@ -52,6 +52,8 @@ def run(cfg: DictConfig) -> dict:
         {"weights": "a checkpoint or RAS.v1.pth/RAS.v2.pth", "output_dir": "where to write"},
         EXAMPLE,
     )
+    counts = {"batch_size": 1, "threads": 1, "workers": 1, "fps_runs": 1}
+    require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
     if cfg.convention not in CONVENTIONS:
         raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
     compare = str(cfg.get("compare") or "none")

@@ -28,7 +28,7 @@ from ras_lightning.inference.backends import make_predictor
 from ras_lightning.inference.files import EXISTING, NOT_MEDIA, Tally, predict_files
 from ras_lightning.inference.outputs import output_settings, render
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, require
+from ras_lightning.utils.errors import UserError, require, require_counts
 
 EXAMPLE = "python -m ras_lightning.predict weights=RAS.v2.pth input=photos output=masks"
 WHAT = {
@@ -41,6 +41,7 @@ WHAT = {
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict for ``cfg.input`` into ``cfg.output``; return the counts."""
     require(cfg, WHAT, EXAMPLE)
+    require_counts(cfg, {"batch_size": 1, "threads": 1}, nullable=("batch_size", "threads"))
     kind, threshold, background = output_settings(
         str(cfg.type), cfg.threshold, cfg.get("background"), cfg.get("cutout")
     )
