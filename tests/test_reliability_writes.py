@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ras_lightning.models import export as models_export
 from ras_lightning.utils import files
 from ras_lightning.utils.errors import UserError
 from ras_lightning.utils.files import atomic_path, make_folder, probe_writable, write_atomic
@@ -223,7 +224,11 @@ def test_eval_output_is_a_file_read_only_or_full_disk(
 
 
 def test_export_destination_under_a_file_read_only_a_device_or_full_disk(
-    tiny_ckpt: Path, tmp_path: Path, read_only: Path, disk_full: Callable[[str], None]
+    tiny_ckpt: Path,
+    tmp_path: Path,
+    read_only: Path,
+    disk_full: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("kept")
@@ -245,10 +250,29 @@ def test_export_destination_under_a_file_read_only_a_device_or_full_disk(
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     assert blocker.read_text() == "kept"
 
-    # a full disk when the file is finished: an earlier export under that name is kept whole,
-    # no temporary file is left
+    # the disk fills up half-way through the file, then when it is finished: an earlier export
+    # under that name is kept whole, no temporary file is left
     out = tmp_path / "RAS.v1.pth"
     out.write_bytes(b"an earlier export")
+    real_open = open
+
+    def half_written(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        f = real_open(path, mode, *args, **kwargs)
+        if "w" in mode:
+
+            def write(data: bytes) -> int:
+                real_open(path, "ab").write(bytes(data)[: len(data) // 2])
+                raise OSError(errno.ENOSPC, FULL)
+
+            f.write = write
+        return f
+
+    monkeypatch.setattr(models_export, "open", half_written, raising=False)
+    with pytest.raises(UserError) as err:
+        run_command("export", f"weights={tiny_ckpt}", "format=official", f"output={out}")
+    assert one_line(err) == f"cannot write {out}: {FULL}"
+    assert out.read_bytes() == b"an earlier export" and leftovers(tmp_path) == []
+    monkeypatch.undo()
     disk_full("RAS.v1.pth")
     with pytest.raises(UserError) as err:
         run_command("export", f"weights={tiny_ckpt}", "format=official", f"output={out}")

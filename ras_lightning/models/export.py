@@ -4,6 +4,7 @@ command and the ONNX cache of the CPU inference path."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -39,14 +40,17 @@ def export_onnx(
     """``net``'s side-output logits (``side0``, ``side1``, ..., finest first; with
     ``finest_only`` ``side0`` alone) as ONNX with dynamic batch/height/width, written by
     PyTorch's TorchScript-based exporter (``dynamo=False``: many times faster than the dynamo
-    exporter on this graph), with ``meta`` stored as metadata."""
+    exporter on this graph), with ``meta`` stored as metadata. Made in memory and written by
+    one Python write: a write error (full disk, read-only folder) is an ``OSError``, not the
+    exporter's ``RuntimeError``."""
     names = ["side0"] if finest_only else [f"side{i}" for i in range(net.num_side_outputs)]
     dyn = {n: {0: "batch", 2: "height", 3: "width"} for n in ["image", *names]}
+    graph = io.BytesIO()
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
             Finest(net).eval() if finest_only else net,
             (torch.randn(1, 3, 352, 352),),
-            str(path),
+            graph,
             input_names=["image"],
             output_names=names,
             dynamic_axes=dyn,
@@ -55,21 +59,31 @@ def export_onnx(
         )
     # metadata_props is a repeated field of ModelProto, and protobuf merges concatenated
     # messages: appending a ModelProto holding only the metadata adds it, without parsing and
-    # rewriting the whole file
+    # rewriting the whole graph
     extra = onnx.ModelProto()
     for k, v in (meta or {}).items():
         entry = extra.metadata_props.add()
         entry.key, entry.value = k, str(v)
-    with open(path, "ab") as f:
-        f.write(extra.SerializeToString())
+    graph.write(extra.SerializeToString())
+    _write(path, graph)
 
 
 def export_torchscript(net: torch.nn.Module, path: Path, meta: dict | None = None) -> None:
     """``net`` traced to TorchScript (side-output logits, finest first) at ``path``, with
-    ``meta`` as the extra file ``meta.json``."""
+    ``meta`` as the extra file ``meta.json`` (made in memory, one Python write: see
+    :func:`export_onnx`)."""
     with torch.inference_mode(False), torch.no_grad():
         traced = torch.jit.trace(net, torch.randn(1, 3, 352, 352), check_trace=False)
-    torch.jit.save(traced, str(path), _extra_files={"meta.json": json.dumps(meta or {})})
+    buf = io.BytesIO()
+    torch.jit.save(traced, buf, _extra_files={"meta.json": json.dumps(meta or {})})
+    _write(path, buf)
+
+
+def _write(path: Path, buf: io.BytesIO) -> None:
+    # torch's own file writers fail with a RuntimeError (or worse) on a full disk; a Python
+    # write raises OSError, which the callers report as one line and clean up after
+    with open(path, "wb") as f:
+        f.write(buf.getbuffer())
 
 
 def max_difference(kind: str, path: Path, net: torch.nn.Module, sizes: list) -> tuple[float, float]:
@@ -133,7 +147,9 @@ def export_official(weights: Weights, path: Path) -> int:
     state = {
         k: v.detach().clone().contiguous() for k, v in weights.net.official_state_dict().items()
     }
-    torch.save(state, path)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    _write(path, buf)
     back = RAS.from_official(path, weights.net.version).state_dict()
     ours = weights.net.state_dict()
     if len(back) != len(ours) or not all(torch.equal(back[k], v) for k, v in ours.items()):
