@@ -39,6 +39,17 @@ def _palette_red() -> Image.Image:
     return im
 
 
+def _noise() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), np.uint8)
+
+
+def _palette_transparent() -> Image.Image:
+    im = Image.fromarray(FG.astype(np.uint8), "P")
+    im.putpalette([0, 0, 0, 0, 0, 0] + [0] * 762)  # black everywhere, index 0 transparent
+    im.info["transparency"] = 0
+    return im
+
+
 def _save(im: Image.Image, path: Path, **kw: object) -> None:
     im.save(path, **kw)
 
@@ -75,6 +86,11 @@ FORMATS: dict[str, tuple[str, Callable[[Path], None]]] = {
         "x.png",
         lambda p: _save(Image.fromarray(np.dstack([_gray(0 * MASK + 255), MASK])), p),
     ),
+    "rgba_photo_cutout": (  # a photo's object cut out: random colours where visible
+        "x.png",
+        lambda p: _save(Image.fromarray(np.dstack([_noise(), MASK])), p),
+    ),
+    "palette_transparent": ("x.png", lambda p: _save(_palette_transparent(), p)),
     "labels01": ("x.png", lambda p: _save(Image.fromarray(FG.astype(np.uint8)), p)),
     "jpeg_gray": ("x.jpg", lambda p: _save(Image.fromarray(MASK), p, quality=95)),
     "jpeg_rgb": ("x.jpg", lambda p: _save(Image.fromarray(_gray(MASK)), p, quality=95)),

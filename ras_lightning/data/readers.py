@@ -21,9 +21,9 @@ What a mask or map file holds, format by format (the content is what a viewer sh
   luminance, i.e. its gray level; colour content (a red label on black) by its brightest
   channel, so a label is as bright as its colour (luminance would make pure red gray 76,
   which a mask threshold of 128 reads as background).
-* With alpha (RGBA, gray+alpha, palette with transparency): the colour as above, unless the
-  colour is constant where the image is visible and the alpha varies: then the content is in
-  the alpha (an alpha-only cut-out) and the alpha is read.
+* With alpha (RGBA, gray+alpha, palette with transparency): where the alpha varies, the
+  content is in the alpha (a cut-out: what is visible is the object, whatever its colours)
+  and the alpha is read; a constant alpha leaves the colour, read as above.
 
 A mask's largest value 1 means 0/1 labels (1 is the foreground); 2..15 in a lossless file
 means class labels, which no mask rule can binarise without guessing: a :class:`DataError`.
@@ -125,12 +125,9 @@ def _levels(im: Image.Image, path: str, what: str) -> tuple[np.ndarray, float]:
         return np.asarray(im), 255.0
     if mode in _ALPHA_MODES:
         alpha = np.asarray(im.getchannel("A"))
-        gray = np.asarray(im.getchannel("L")) if mode == "LA" else _gray(_rgb(im))
-        seen = gray[alpha > 0]
-        # the colour constant where visible and the alpha varying: an alpha-only cut-out
-        if alpha.min() != alpha.max() and (seen.size == 0 or seen.min() == seen.max()):
-            return alpha, 255.0
-        return gray, 255.0
+        if alpha.size and alpha.min() != alpha.max():
+            return alpha, 255.0  # a cut-out: the object is what is visible
+        return (np.asarray(im.getchannel("L")) if mode == "LA" else _gray(_rgb(im))), 255.0
     return _gray(_rgb(im)), 255.0
 
 

@@ -384,9 +384,9 @@ def load_pair(gt_path: str, pred_path: str) -> tuple[np.ndarray, np.ndarray, boo
       black at index 1 is the same after ``mat2gray``; a reordered palette is not);
     * colour content: its brightest channel (gray content: luminance), where ``main.m`` keeps
       the red channel (a green label would be empty; JPEG gray differs by a level or two);
-    * an alpha-only cut-out (constant colour, the content in the alpha): its alpha, where
-      ``imread`` gives the constant colour, so ``main.m`` would skip the image as all-zero
-      and count it with zeros; a user saving a cut-out means the alpha;
+    * a cut-out (the alpha varies): its alpha, where ``imread`` gives the colour (black for
+      a map saved as black with the saliency in the alpha, which ``main.m`` would skip as
+      all-zero and count with zeros); a user saving a cut-out means what is visible;
     * a mask of class labels (largest value 2..15): an error naming it, where ``mat2gray``
       then ``>= 0.5`` would pick some classes silently; training refuses it too;
     * the EXIF orientation tag is applied (``imread`` ignores it), as for the photos.
