@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hydra.utils import instantiate
@@ -22,7 +23,7 @@ from PIL import Image
 
 from ras_lightning.data import checks
 from ras_lightning.data.readers import read_mask, read_photo
-from ras_lightning.utils.errors import DataError
+from ras_lightning.utils.errors import DataError, UserError
 from tests.conftest import compose_config, run_command, toy_maps, write_image
 
 SCORE_FAST = ["workers=1", "plots=false", "progress=false"]
@@ -256,3 +257,18 @@ def test_predict_same_stems_and_oversized_photos(
     with pytest.raises(DataError, match="max_pixels must be a whole number"):
         run_command("predict", *args, f"output={tmp_path / 'o3'}", "max_pixels=-1")
     assert not (tmp_path / "o3").exists()
+    # a video's frames too, by its container's frame size (64x48), never decoded
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for _ in range(2):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    command_output()
+    with pytest.raises(UserError, match="nothing written"):
+        run_command(
+            "predict", *args[:2], f"input={clip}", f"output={tmp_path / 'v'}", "max_pixels=3000"
+        )
+    assert (
+        f"video {clip} is too large: 64x48 pixels a frame, over max_pixels=3000" in command_output()
+    )
+    assert not (tmp_path / "v").exists()

@@ -1,7 +1,8 @@
 """``predict``'s run over its planned jobs (:mod:`.inputs`): the photos batched through the
 network, then the videos; every output written whole (:func:`.outputs.write_image`), every
-file skipped counted by reason for the summary line. A photo whose header claims more than
-``max_pixels`` pixels is skipped, named, before anything decodes it."""
+file skipped counted by reason for the summary line. A photo whose header (or a video whose
+container) claims more than ``max_pixels`` pixels a frame is skipped, named, before anything
+decodes it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -48,6 +50,19 @@ class Tally:
         log.warning("skipped %s: %s", path, detail)
 
 
+def video_too_large(path: Path, limit: int) -> str | None:
+    """The one-line problem of a video whose container claims frames of more than ``limit``
+    pixels (``max_pixels``), else None (also when OpenCV cannot open it: the run names it)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    if w * h <= limit:
+        return None
+    return f"video {path} is too large: {w}x{h} pixels a frame, over max_pixels={limit}"
+
+
 def predict_files(
     predictor: BatchedPredictor,
     jobs: list[Job],
@@ -83,6 +98,10 @@ def predict_files(
         bar.update(1)
     bar.close()
     for job in (j for j in jobs if j.video):
+        big = max_pixels and video_too_large(job.src, max_pixels)
+        if big:
+            tally.skip(job.src, TOO_LARGE, big)
+            continue
         try:
             predict_video(job.src, job.dest, predictor, make, progress)
         except DataError as err:
