@@ -305,8 +305,10 @@ def test_load_weights_reads_with_weights_only(official_v2: Path, tmp_path: Path)
     assert (loaded.net.version, loaded.net.mscm.convert.out_channels) == ("v1", 32)
     assert (loaded.source, loaded.recipe, loaded.size) == ("checkpoint", "v2", 320)
     (tmp_path / "text.pth").write_text("not a checkpoint")
-    with pytest.raises(UserError, match="refuses .*text.pth"):
+    # a text file is no PyTorch file: said so, without suggesting trust_weights (issue 21)
+    with pytest.raises(UserError, match="text.pth: not a PyTorch or ONNX file") as err:
         load_weights(tmp_path / "text.pth")
+    assert "trust_weights" not in str(err.value)
     with pytest.raises(UserError, match="cannot read .*text.pth"):
         load_weights(tmp_path / "text.pth", trust=True)
 
