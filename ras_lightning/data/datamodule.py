@@ -19,7 +19,11 @@ from ras_lightning.data.demo import make_demo_data
 from ras_lightning.data.discovery import discover_set
 from ras_lightning.data.integrity import verify_sets
 from ras_lightning.data.sample import Sample
-from ras_lightning.data.samplers import SeededEpochSampler, UnpaddedDistributedSampler
+from ras_lightning.data.samplers import (
+    ResumableLoader,
+    SeededEpochSampler,
+    UnpaddedDistributedSampler,
+)
 from ras_lightning.data.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
@@ -185,7 +189,7 @@ class SODDataModule(L.LightningDataModule):
             if done:  # restored mid-epoch: continue with the batches not trained yet
                 sampler.resume_at(self.trainer.current_epoch, done * self.batch_size)
         # the authors keep the smaller last batch (drop_last=False in both recipes)
-        return DataLoader(
+        return ResumableLoader(
             self.train_data,
             batch_size=self.batch_size,
             sampler=sampler,

@@ -1,5 +1,5 @@
-"""Samplers: the seeded training order (resumable) and an evaluation sampler for DDP that
-splits a dataset without padding it."""
+"""Samplers: the seeded training order (resumable) and its loader, resumable in Lightning's
+terms, and an evaluation sampler for DDP that splits a dataset without padding it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sized
 
 import numpy as np
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 
 class UnpaddedDistributedSampler(DistributedSampler):
@@ -69,3 +69,21 @@ class SeededEpochSampler(DistributedSampler):
     def __len__(self) -> int:
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         return max(0, super().__len__() - skip)
+
+
+class ResumableLoader(DataLoader):
+    """The training loader, resumable in Lightning's terms (``state_dict`` /
+    ``load_state_dict``), which it is: its position needs no state of its own. The order and
+    every sample's augmentation come from ``(seed, epoch, index)``
+    (:class:`SeededEpochSampler`), and the datamodule builds a restored mid-epoch loader that
+    skips the batches the loop had trained (:meth:`SeededEpochSampler.resume_at`), so the
+    resumed run equals the straight run (tests/test_resume.py). Without the interface Lightning
+    warns after such a resume that the loader "is not resumable" and results may be
+    unreliable."""
+
+    def state_dict(self) -> dict:
+        """Nothing: the loop's progress and the run's seed place the loader (see the class)."""
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Nothing to restore (see :meth:`state_dict`)."""
