@@ -19,10 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import discover_set, find_set_dirs
-from ras_lightning.data.readers import read_photo
+from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
 from ras_lightning.inference.predictor import BatchedPredictor
-from ras_lightning.metrics.scoring import FolderScore, check_complete, score_folder
+from ras_lightning.metrics.scoring import FolderScore, score_folder
 from ras_lightning.utils.errors import DataError, UserError, check_outside
 from ras_lightning.utils.files import make_folder, write_atomic
 from ras_lightning.utils.text import plural
@@ -58,7 +58,8 @@ def find_test_sets(
     max_pixels: int | None = None,
 ) -> dict[str, EvalSet]:
     """The sets ``names`` under ``root``, paired (``on_unpaired``; photos and masks over
-    ``max_pixels`` are refused before decoding), with every mask that decodes completely;
+    ``max_pixels`` are refused before decoding), with every mask that the one mask reader
+    reads (decoded completely, not class labels) before any photo is predicted;
     ``UserError`` when ``out`` (or a set's output folder) is a data folder or inside one,
     symlinks resolved."""
     layouts = dict(layouts or {})
@@ -83,7 +84,7 @@ def find_test_sets(
         kept = []
         for s in found:
             try:
-                check_complete(s.mask, "mask")
+                read_mask(s.mask)  # the one reader: a truncated or class-label mask stops here
                 kept.append(s)
             except DataError as err:  # its photo is not predicted either
                 _skip_or_raise(err, skip)
