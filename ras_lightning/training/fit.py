@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ras_lightning.training.checkpoint_io import AtomicCheckpointIO
 from ras_lightning.training.loggers import build_loggers
+from ras_lightning.training.quiet import quiet_trainer
 from ras_lightning.utils.errors import UserError
 
 log = logging.getLogger("ras_lightning.train")
@@ -108,16 +109,23 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
     loggers = build_loggers(cfg)
     # checkpoints are written beside their final name and renamed into place
     plugins = [*(cfg.trainer.get("plugins") or []), AtomicCheckpointIO()]
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
-    )
+    # Lightning's notes a user cannot act on are left out where they arise (training/quiet.py)
+    with quiet_trainer(on_gpu=True):
+        trainer: L.Trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins
+        )
+    on_gpu = trainer.strategy.root_device.type != "cpu"
     result.is_global_zero = trainer.is_global_zero
     if train:
         # our own checkpoints hold the loop and callback states: trusted, full unpickling
         try:
-            trainer.fit(
-                model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False
-            )
+            with quiet_trainer(on_gpu):
+                trainer.fit(
+                    model,
+                    datamodule=datamodule,
+                    ckpt_path=cfg.get("ckpt_path"),
+                    weights_only=False,
+                )
         except SIGTERMException:  # Lightning would exit with status 0
             raise Interrupted from None
         result.metrics.update(flat_metrics(trainer.callback_metrics))
@@ -131,6 +139,7 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
                 best = [c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor]
                 ckpt = next((b for b in best if b), None)
         log.info("testing %s", ckpt or "the last epoch's weights")
-        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
+        with quiet_trainer(on_gpu):
+            trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         result.metrics.update(flat_metrics(trainer.callback_metrics))
     return result
