@@ -18,7 +18,7 @@ import pytest
 
 from ras_lightning.models import export as models_export
 from ras_lightning.utils import files
-from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.errors import UserError, user_errors
 from ras_lightning.utils.files import atomic_path, make_folder, probe_writable, write_atomic
 from tests.conftest import run_command, toy_maps
 from tests.test_eval_safety import EVAL_FAST, snapshot, tiny_set
@@ -227,7 +227,6 @@ def test_export_destination_under_a_file_read_only_a_device_or_full_disk(
     tiny_ckpt: Path,
     tmp_path: Path,
     read_only: Path,
-    disk_full: Callable[[str], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     blocker = tmp_path / "file"
@@ -250,8 +249,8 @@ def test_export_destination_under_a_file_read_only_a_device_or_full_disk(
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     assert blocker.read_text() == "kept"
 
-    # the disk fills up half-way through the file, then when it is finished: an earlier export
-    # under that name is kept whole, no temporary file is left
+    # the disk fills up half-way through the file (a rename that fails is the helper's test
+    # above): an earlier export under that name is kept whole, no temporary file is left
     out = tmp_path / "RAS.v1.pth"
     out.write_bytes(b"an earlier export")
     real_open = open
@@ -272,19 +271,21 @@ def test_export_destination_under_a_file_read_only_a_device_or_full_disk(
         run_command("export", f"weights={tiny_ckpt}", "format=official", f"output={out}")
     assert one_line(err) == f"cannot write {out}: {FULL}"
     assert out.read_bytes() == b"an earlier export" and leftovers(tmp_path) == []
-    monkeypatch.undo()
-    disk_full("RAS.v1.pth")
-    with pytest.raises(UserError) as err:
-        run_command("export", f"weights={tiny_ckpt}", "format=official", f"output={out}")
-    assert one_line(err) == f"cannot write {out}: {FULL}"
-    assert out.read_bytes() == b"an earlier export" and leftovers(tmp_path) == []
 
 
 def test_export_that_fails_its_check_leaves_nothing_under_the_final_name(
-    tiny_ckpt: Path, tmp_path: Path
+    tiny_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ONNX file is traced, given its metadata and checked under a temporary name; one
-    that fails the check against PyTorch never gets the final name."""
+    that fails the check against PyTorch (here: made to) never gets the final name."""
+    checked = []
+
+    def far_off(kind: str, path: Path, *args: object) -> tuple[float, float]:
+        checked.append(path)
+        assert path.is_file() and path.parent == tmp_path and path != out
+        return 1.0, 1.0
+
+    monkeypatch.setattr(models_export, "max_difference", far_off)
     out = tmp_path / "ras.onnx"
     with pytest.raises(UserError, match="differs from PyTorch") as err:
         run_command(
@@ -293,7 +294,22 @@ def test_export_that_fails_its_check_leaves_nothing_under_the_final_name(
             "format=onnx",
             f"output={out}",
             "check_sizes=[[32,32]]",
-            "tolerance=-1",  # no file passes
         )
-    assert f"{out} not written" in str(err.value)
+    assert f"{out} not written" in str(err.value) and len(checked) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_says_it_in_one_error_line_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the CLI does with the error (:func:`user_errors`, the commands' ``main``): one
+    line ``error: cannot write PATH: reason`` on stderr, exit status 1, no traceback."""
+    gt, pred = toy_maps(tmp_path / "in", n=2)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done, user_errors():
+        run_command("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={blocker}")
+    assert done.value.code == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == [f"error: cannot write {blocker}: it is a file, not a folder"]
