@@ -90,14 +90,17 @@ def _reason(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (H, W) of an RGB uint8 (H, W, 3): luminance of gray content, the brightest
-    channel of colour content (see the module's docstring)."""
-    hi, lo = rgb.max(axis=2), rgb.min(axis=2)
-    if rgb.size and int((hi - lo).max()) > _COLOUR_SPREAD:
+def _gray(im: Image.Image) -> np.ndarray:
+    """uint8 (H, W) of a colour image: luminance of gray content, the brightest channel of
+    colour content (see the module's docstring)."""
+    rgb = im if im.mode == "RGB" else im.convert("RGB")
+    arr = np.asarray(rgb)
+    r, g, b = arr[..., 0], arr[..., 1], arr[..., 2]
+    hi = np.maximum(np.maximum(r, g), b)
+    if arr.size and int((hi - np.minimum(np.minimum(r, g), b)).max()) > _COLOUR_SPREAD:
         return hi
     # ITU-R 601 luminance, as PIL's convert("L"): exact on R = G = B
-    return np.asarray(Image.fromarray(rgb).convert("L"))
+    return np.asarray(rgb.convert("L"))
 
 
 def _levels(im: Image.Image, path: str, what: str) -> tuple[np.ndarray, float]:
@@ -127,12 +130,8 @@ def _levels(im: Image.Image, path: str, what: str) -> tuple[np.ndarray, float]:
         alpha = np.asarray(im.getchannel("A"))
         if alpha.size and alpha.min() != alpha.max():
             return alpha, 255.0  # a cut-out: the object is what is visible
-        return (np.asarray(im.getchannel("L")) if mode == "LA" else _gray(_rgb(im))), 255.0
-    return _gray(_rgb(im)), 255.0
-
-
-def _rgb(im: Image.Image) -> np.ndarray:
-    return np.asarray(im.convert("RGB"))
+        return (np.asarray(im.getchannel("L")) if mode == "LA" else _gray(im)), 255.0
+    return _gray(im), 255.0
 
 
 def _read_levels(path: str, what: str) -> tuple[np.ndarray, float, str | None]:
