@@ -65,8 +65,7 @@ def find_test_sets(
     layouts = dict(layouts or {})
     skip = on_unpaired == "skip"
     samples = {
-        name: discover_set(root, name, on_unpaired, layouts.get(name), max_pixels)
-        for name in names
+        name: discover_set(root, name, on_unpaired, layouts.get(name), max_pixels) for name in names
     }
     dirs = {
         name: find_set_dirs(
