@@ -21,7 +21,7 @@ from ras_lightning.data.readers import read_photo
 from ras_lightning.inference.inputs import Job
 from ras_lightning.inference.outputs import write_image
 from ras_lightning.inference.predictor import BatchedPredictor
-from ras_lightning.inference.video import predict_video
+from ras_lightning.inference.video import open_video, predict_video
 from ras_lightning.utils.errors import DataError
 
 log = logging.getLogger("ras_lightning.predict")
@@ -53,7 +53,7 @@ class Tally:
 def video_too_large(path: Path, limit: int) -> str | None:
     """The one-line problem of a video whose container claims frames of more than ``limit``
     pixels (``max_pixels``), else None (also when OpenCV cannot open it: the run names it)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video(path)
     try:
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,31 @@ DEFAULT_FPS = 25.0  # when a file does not tell its frame rate
 def is_video(path: Path) -> bool:
     """Whether ``path`` has a video extension ``predict`` turns into a video."""
     return path.suffix.lower() in VIDEO_EXTS
+
+
+@contextmanager
+def quiet_ffmpeg() -> Iterator[None]:
+    """OpenCV's FFmpeg without its own stderr lines ("moov atom not found", "Invalid mdhd time
+    scale") while the block opens a file: ``predict`` names a file it cannot read in one line
+    of its own, and these lines, printed from C around the progress bars, say nothing a user
+    can act on. OpenCV reads ``OPENCV_FFMPEG_LOGLEVEL`` each time it opens a file; -8 is
+    FFmpeg's ``AV_LOG_QUIET``. The level holds until the next open (decoding errors of this
+    file end as predict's own message too)."""
+    old = os.environ.get("OPENCV_FFMPEG_LOGLEVEL")
+    os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+        else:
+            os.environ["OPENCV_FFMPEG_LOGLEVEL"] = old
+
+
+def open_video(path: Path) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` of ``path`` without FFmpeg's console lines (:func:`quiet_ffmpeg`)."""
+    with quiet_ffmpeg():
+        return cv2.VideoCapture(str(path))
 
 
 def _frames(cap: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
@@ -51,7 +77,7 @@ def predict_video(
     """Write ``make(frame, map)`` for every frame of ``src`` to the video ``dest`` (same frame
     rate and size); return the number of frames. ``DataError`` names a video OpenCV cannot
     read (or one without frames), ``UserError`` a destination it cannot write."""
-    cap = cv2.VideoCapture(str(src))
+    cap = open_video(src)
     if not cap.isOpened():
         raise DataError(f"cannot read video {src}")
     fps = cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
