@@ -99,7 +99,7 @@ def check_values(cfg: DictConfig) -> None:
     _integer(cfg, "data.batch_size", 1, "a whole number >= 1", allow_null=False)
     _integer(cfg, "data.eval_batch_size", 1, "a whole number >= 1 (or null)", allow_null=True)
     # below the network's stride (32) the deepest feature map is empty or 1x1
-    size = "a whole number of pixels >= 32 (the network's stride)"
+    size = "a whole number >= 32 (pixels; the network's stride)"
     _integer(cfg, "data.image_size", 32, size, allow_null=False)
     _integer(cfg, "data.eval_size", 32, size + " (or null)", allow_null=True)
     scales = OmegaConf.select(cfg, "data.multiscale", default=None)
