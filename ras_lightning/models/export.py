@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import onnx
@@ -68,14 +71,28 @@ def export_onnx(
     _write(path, graph)
 
 
+@contextmanager
+def _jit_asked_for() -> Iterator[None]:
+    """``torch.jit`` without PyTorch's FutureWarning that it is deprecated: TorchScript is what
+    ``format=torchscript`` asks for (``format=onnx`` is the other choice, in ``--help``), so
+    the warning gives the user nothing to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning
+        )
+        yield
+
+
 def export_torchscript(net: torch.nn.Module, path: Path, meta: dict | None = None) -> None:
     """``net`` traced to TorchScript (side-output logits, finest first) at ``path``, with
     ``meta`` as the extra file ``meta.json`` (made in memory, one Python write: see
     :func:`export_onnx`)."""
     with torch.inference_mode(False), torch.no_grad():
-        traced = torch.jit.trace(net, torch.randn(1, 3, 352, 352), check_trace=False)
+        with _jit_asked_for():
+            traced = torch.jit.trace(net, torch.randn(1, 3, 352, 352), check_trace=False)
     buf = io.BytesIO()
-    torch.jit.save(traced, buf, _extra_files={"meta.json": json.dumps(meta or {})})
+    with _jit_asked_for():
+        torch.jit.save(traced, buf, _extra_files={"meta.json": json.dumps(meta or {})})
     _write(path, buf)
 
 
@@ -93,7 +110,8 @@ def max_difference(kind: str, path: Path, net: torch.nn.Module, sizes: list) -> 
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         run = lambda x: [torch.from_numpy(o) for o in sess.run(None, {"image": x.numpy()})]  # noqa: E731
     else:
-        loaded = torch.jit.load(str(path))
+        with _jit_asked_for():
+            loaded = torch.jit.load(str(path))
         run = lambda x: list(loaded(x))  # noqa: E731
     for h, w in sizes:
         x = torch.randn(2, 3, int(h), int(w))
