@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +171,89 @@ def test_counts_agree_with_their_nouns(tiny_ckpt: Path, demo_root: Path, tmp_pat
 def test_build_folder_is_ignored() -> None:
     ignored = (REPO / ".gitignore").read_text().splitlines()
     assert "/build/" in ignored or "build/" in ignored
+
+
+def test_lightning_notes_a_user_cannot_act_on_are_left_out_others_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ras_lightning.training.quiet import quiet_trainer
+
+    notes = [
+        "The number of training batches (2) is smaller than the logging interval Trainer(...)",
+        "The 'train_dataloader' does not have many workers which may be a bottleneck.",
+    ]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_trainer(on_gpu=False):
+            for note in notes:
+                warnings.warn(note, UserWarning, stacklevel=1)
+            warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated", FutureWarning, 1)
+            warnings.warn("something else", UserWarning, stacklevel=1)
+        with quiet_trainer(on_gpu=True):
+            warnings.warn(notes[1], UserWarning, stacklevel=1)  # on a GPU it is advice
+    assert [str(w.message) for w in seen] == ["something else", notes[1]]
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    with caplog.at_level(logging.INFO, logger=rank_zero.name):
+        with quiet_trainer(on_gpu=False):
+            rank_zero.info("💡 Tip: try installing litlogger")
+            rank_zero.info("GPU available: False, used: False")
+        rank_zero.info("💡 Tip: outside the block")
+    assert [r.getMessage() for r in caplog.records] == [
+        "GPU available: False, used: False",
+        "💡 Tip: outside the block",
+    ]
+
+
+def test_the_training_loader_is_resumable_in_lightnings_terms() -> None:
+    from lightning.fabric.utilities.types import _Stateful
+
+    from ras_lightning.data.samplers import ResumableLoader
+
+    loader = ResumableLoader(list(range(4)), batch_size=2)
+    assert isinstance(loader, _Stateful)
+    loader.load_state_dict(loader.state_dict())
+
+
+_VIDEO_PROBE = """
+import sys
+from pathlib import Path
+
+from ras_lightning.inference.video import open_video
+import cv2, numpy as np
+
+tmp = Path(sys.argv[1])
+writer = cv2.VideoWriter(str(tmp / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5, (32, 24))
+for i in range(3):
+    writer.write(np.full((24, 32, 3), 60 * i, np.uint8))
+writer.release()
+data = (tmp / "clip.mp4").read_bytes()
+(tmp / "head.mp4").write_bytes(data[: len(data) // 2])  # the moov box cut
+(tmp / "tail.mp4").write_bytes(data[len(data) // 2 :])  # "moov atom not found"
+print([open_video(tmp / n).isOpened() for n in ("clip.mp4", "head.mp4", "tail.mp4")])
+"""
+
+
+def test_ffmpeg_lines_left_out_when_a_video_is_opened(tmp_path: Path) -> None:
+    # a fresh process: OpenCV sets FFmpeg's log level once, at its first use in a process
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    res = subprocess.run(
+        [sys.executable, "-c", _VIDEO_PROBE, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[True, False, False]" and res.stderr == "", res.stderr
+
+
+def test_torchscript_deprecation_left_out_only_where_torchscript_is_asked_for() -> None:
+    from ras_lightning.models.export import _jit_asked_for
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with _jit_asked_for():
+            warnings.warn("`torch.jit.trace` is deprecated. Please switch", FutureWarning, 1)
+        warnings.warn("`torch.jit.trace` is deprecated. Please switch", FutureWarning, 1)
+    assert len(seen) == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -32,29 +31,23 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
-@contextmanager
-def quiet_ffmpeg() -> Iterator[None]:
-    """OpenCV's FFmpeg without its own stderr lines ("moov atom not found", "Invalid mdhd time
-    scale") while the block opens a file: ``predict`` names a file it cannot read in one line
-    of its own, and these lines, printed from C around the progress bars, say nothing a user
-    can act on. OpenCV reads ``OPENCV_FFMPEG_LOGLEVEL`` each time it opens a file; -8 is
-    FFmpeg's ``AV_LOG_QUIET``. The level holds until the next open (decoding errors of this
-    file end as predict's own message too)."""
-    old = os.environ.get("OPENCV_FFMPEG_LOGLEVEL")
-    os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("OPENCV_FFMPEG_LOGLEVEL", None)
-        else:
-            os.environ["OPENCV_FFMPEG_LOGLEVEL"] = old
+# FFmpeg's own stderr lines ("moov atom not found", "Invalid mdhd time scale") say nothing a
+# user can act on: predict names a file it cannot read in one line of its own. OpenCV sets
+# FFmpeg's log level from OPENCV_FFMPEG_LOGLEVEL once, when FFmpeg is first used in the
+# process, so it is set here, before predict opens or writes any video (-8: AV_LOG_QUIET); a
+# value the user set wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def open_video(path: Path) -> cv2.VideoCapture:
-    """``cv2.VideoCapture`` of ``path`` without FFmpeg's console lines (:func:`quiet_ffmpeg`)."""
-    with quiet_ffmpeg():
+    """``cv2.VideoCapture`` of ``path`` without OpenCV's own ``[ERROR]`` lines for a file it
+    cannot open ("Failed to initialize VideoCapture"): the caller names the file instead."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
         return cv2.VideoCapture(str(path))
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _frames(cap: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
