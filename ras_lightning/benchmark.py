@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from ras_lightning.inference.onnx_predictor import OnnxPredictor
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.devices import pick_device
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import require, require_counts
 
@@ -39,6 +40,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     require(cfg, {"weights": "our .ckpt or the authors' RAS.v1.pth / RAS.v2.pth"}, EXAMPLE)
     size = (32, "the network's stride")
     require_counts(cfg, {"runs": 1, "warmup": 0, "size": size, "threads": 1}, ("threads",))
+    pick_device(str(cfg.device))  # an unknown or absent device: one line, before the weights
     # torch only after the settings are checked: `--help` and a missing key answer at once
     from ras_lightning.inference.torch_predictor import TorchPredictor
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ras_lightning.inference.backends import make_predictor
+from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.metrics.reports import (
@@ -34,7 +34,7 @@ from ras_lightning.metrics.reports import (
     write_tables,
 )
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, require, require_counts
+from ras_lightning.utils.errors import UserError, require, require_choices, require_counts
 from ras_lightning.utils.files import probe_writable, write_atomic
 
 log = logging.getLogger("ras_lightning.eval")
@@ -54,6 +54,7 @@ def run(cfg: DictConfig) -> dict:
     )
     counts = {"batch_size": 1, "threads": 1, "workers": 1, "fps_runs": 1}
     require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
+    require_choices(cfg, {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS})
     if cfg.convention not in CONVENTIONS:
         raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
     compare = str(cfg.get("compare") or "none")

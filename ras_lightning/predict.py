@@ -24,11 +24,11 @@ from omegaconf import DictConfig
 
 from ras_lightning.data.checks import pixel_limit
 from ras_lightning.inference import inputs
-from ras_lightning.inference.backends import make_predictor
+from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.files import EXISTING, NOT_MEDIA, Tally, predict_files
 from ras_lightning.inference.outputs import output_settings, render
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, require, require_counts
+from ras_lightning.utils.errors import UserError, require, require_choices, require_counts
 
 EXAMPLE = "python -m ras_lightning.predict weights=RAS.v2.pth input=photos output=masks"
 WHAT = {
@@ -42,6 +42,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict for ``cfg.input`` into ``cfg.output``; return the counts."""
     require(cfg, WHAT, EXAMPLE)
     require_counts(cfg, {"batch_size": 1, "threads": 1}, nullable=("batch_size", "threads"))
+    require_choices(cfg, {"backend": BACKENDS})
     kind, threshold, background = output_settings(
         str(cfg.type), cfg.threshold, cfg.get("background"), cfg.get("cutout")
     )

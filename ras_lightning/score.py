@@ -18,11 +18,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ras_lightning.metrics.registry import metric_names
+from ras_lightning.metrics.registry import CONVENTIONS, metric_names
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import score_folder
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, check_outside, require, require_counts
+from ras_lightning.utils.errors import (
+    UserError,
+    check_outside,
+    require,
+    require_choices,
+    require_counts,
+)
 from ras_lightning.utils.files import probe_writable
 
 log = logging.getLogger("ras_lightning.score")
@@ -49,6 +55,7 @@ def run(cfg: DictConfig) -> dict:
         require(cfg, {"gt_dir": "the folder of masks", "pred_dir": "the folder of maps"}, EXAMPLE)
     require(cfg, {"output_dir": "where to write the tables and plots"}, EXAMPLE)
     require_counts(cfg, {"workers": 1}, nullable=("workers",))
+    require_choices(cfg, {"missing": ("error", "skip"), "convention": tuple(CONVENTIONS)})
     out = Path(cfg.output_dir).expanduser()
     if single:
         datasets = {Path(cfg.gt_dir).parent.name or "dataset": cfg.gt_dir}

@@ -198,6 +198,27 @@ def test_export_check_sizes_and_tolerance_are_checked() -> None:
         run_command("export", *BASE["export"], "tolerance=-1")
 
 
+CHOICES = [
+    ("score", "missing=skp", r"^missing='skp': must be one of error, skip$"),
+    ("score", "convention=matlab", r"^convention='matlab': must be one of pysodmetrics, f3net$"),
+    ("eval", "data.on_unpaired=skp", r"^data\.on_unpaired='skp': must be one of error, skip$"),
+    ("eval", "backend=onnx", r"^backend='onnx': must be one of auto, torch, onnxruntime$"),
+    ("predict", "backend=onnx", r"^backend='onnx': must be one of auto, torch, onnxruntime$"),
+    ("benchmark", "device=gpu0", r"^device: unknown 'gpu0' \(auto, cpu, cuda, cuda:N, mps\)$"),
+]
+
+
+@pytest.mark.parametrize(("command", "override", "message"), CHOICES)
+def test_a_value_outside_its_choices_is_one_line_before_any_work(
+    command: str, override: str, message: str
+) -> None:
+    """A misspelt choice was taken as the default (missing=skp scored as missing=error) or
+    reported only after the data or weights were read."""
+    with pytest.raises(UserError, match=message):
+        run_command(command, *BASE[command], override)
+    assert not Path(MISSING).exists()
+
+
 # -- part 5: the ONNX opset -----------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,3 +107,16 @@ def require_counts(
             what = f"a whole number >= {low}" + (f" ({why})" if why else "")
             what += " or null" if key in nullable else ""
             raise UserError(f"{key}={value!r}: must be {what}")
+
+
+def require_choices(cfg: Any, choices: Mapping[str, Sequence[str]]) -> None:
+    """Stop with one line naming the first of ``choices`` (key -> its allowed values) whose
+    value in ``cfg`` is not one of them, before any work (a key the config does not have is
+    skipped)."""
+    from omegaconf import OmegaConf
+
+    absent = object()
+    for key, allowed in choices.items():
+        value = OmegaConf.select(cfg, key, throw_on_missing=False, default=absent)
+        if value is not absent and str(value) not in allowed:
+            raise UserError(f"{key}={value!r}: must be one of {', '.join(allowed)}")
