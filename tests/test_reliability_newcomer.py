@@ -68,6 +68,31 @@ def test_train_help_shows_the_no_argument_run_and_the_models_as_readme() -> None
     assert "| head | conv + ReLU | conv + BatchNorm + ReLU |" in readme
 
 
+#: every other command with the settings it cannot run without
+REQUIRED = {
+    "eval": ["weights=w", "output_dir=o"],
+    "predict": ["weights=w", "input=i", "output=o"],
+    "score": ["output_dir=o"],
+    "export": ["weights=w", "output=o"],
+    "benchmark": ["weights=w"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(REQUIRED))
+def test_every_help_shows_the_values_a_run_uses(command: str) -> None:
+    cfg = compose_config(*REQUIRED[command], config=command)
+    checked = 0
+    for line in _help_text(command).splitlines():
+        m = re.match(r"^  ([a-z_.]+)=(\S+)\s", line)
+        if m is None or m.group(2).isupper() or "|" in m.group(2) or ".." in m.group(2):
+            continue  # placeholders (PATH, DIR, {..}) and lists of choices
+        key, shown = m.groups()
+        value = OmegaConf.select(cfg, key, default="<absent>", throw_on_missing=False)
+        assert _scalar(shown) == value, f"{command} --help says {key}={shown}, the run {value}"
+        checked += 1
+    assert checked >= 3
+
+
 def _run_dir(*overrides: str) -> Path:
     """The run folder a ``train`` run with ``overrides`` gets (relative to the working folder)."""
     cfg = compose_config(*overrides, return_hydra_config=True)
