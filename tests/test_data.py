@@ -100,7 +100,7 @@ def test_pairing_is_by_stem_not_position(tmp_path: Path) -> None:
 def test_unpaired_files_error_names_them_or_skip(tmp_path: Path) -> None:
     _make_set(tmp_path, "X", "images", "masks", ["a", "b", "c"], ["a", "b", "z"])
     with pytest.raises(
-        DataError, match=r"1 images without masks \(c\).*1 masks without images \(z\)"
+        DataError, match=r"1 image without masks \(c\).*1 mask without images \(z\)"
     ):
         discover_set(tmp_path, "X")
     assert [s.name for s in discover_set(tmp_path, "X", on_unpaired="skip")] == ["a", "b"]

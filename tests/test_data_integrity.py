@@ -161,7 +161,7 @@ def test_labels_alpha_exif_and_skips_train_with_real_masks(
         )
     log = caplog.text
     assert re.search(r"ALPHA.*skipped.*0003\.jpg \+ 0003\.png", log), log[-3000:]
-    assert re.search(r"ALPHA.*skipped 1 pairs: cannot read image .*0002\.jpg", log), log[-3000:]
+    assert re.search(r"ALPHA.*skipped 1 pair: cannot read image .*0002\.jpg", log), log[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("val/LAB/max_f", "test/LAB/max_f", "test/ALPHA/max_f"):
         assert metrics[key] > 0.05, (key, metrics[key])
