@@ -14,11 +14,13 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 import torch
+from omegaconf import DictConfig, ListConfig
 
 from ras_lightning.data.normalization import F3NET_MEAN, F3NET_STD, IMAGENET_MEAN, IMAGENET_STD
 from ras_lightning.models.ras import RAS
 from ras_lightning.models.weights import Weights
-from ras_lightning.utils.errors import UserError
+from ras_lightning.utils.errors import UserError, require_counts
+from ras_lightning.utils.files import atomic_path
 from ras_lightning.utils.timing import model_size_mb
 
 
@@ -173,3 +175,77 @@ def export_official(weights: Weights, path: Path) -> int:
     if len(back) != len(ours) or not all(torch.equal(back[k], v) for k, v in ours.items()):
         raise UserError(f"{path}: the official-layout file does not read back exactly")
     return len(state)
+
+
+# the network's bilinear resizes with align_corners=True are ONNX Resize from opset 11 on
+# (torch.onnx refuses lower opsets for them)
+MIN_OPSET = 11
+
+
+def check_export_values(cfg: DictConfig) -> None:
+    """One line naming an opset the network cannot be exported at, a check size below the
+    network's stride or a negative tolerance, before the weights are read."""
+    if cfg.format == "onnx":
+        opset = cfg.opset
+        top = max_opset()
+        if not isinstance(opset, int) or isinstance(opset, bool) or opset < MIN_OPSET:
+            raise UserError(
+                f"opset={opset!r}: RAS needs ONNX opset {MIN_OPSET} or later (its bilinear "
+                f"resizes with align_corners); e.g. opset=17 (the default)"
+            )
+        if top is not None and opset > top:
+            raise UserError(f"opset={opset}: this PyTorch exports ONNX opsets up to {top}")
+    sizes = cfg.check_sizes
+    if not isinstance(sizes, (list, ListConfig)) or not all(
+        isinstance(s, (list, ListConfig)) and len(s) == 2 for s in sizes
+    ):
+        raise UserError(f"check_sizes={sizes!r}: must be a list of [height, width] pairs")
+    stride = (32, "the network's stride")
+    require_counts(cfg, {f"check_sizes.{i}.{j}": stride for i in range(len(sizes)) for j in (0, 1)})
+    tol = cfg.tolerance
+    if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not tol >= 0:
+        raise UserError(f"tolerance={tol!r}: must be a number >= 0 (e.g. 1e-4)")
+
+
+def max_opset() -> int | None:
+    """The newest ONNX opset this PyTorch's TorchScript-based exporter writes (None: unknown)."""
+    try:
+        from torch.onnx import _constants
+
+        return int(_constants.ONNX_MAX_OPSET)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def write_checked(
+    net: torch.nn.Module,
+    out: Path,
+    kind: str,
+    opset: int,
+    meta: dict[str, str],
+    sizes: list[tuple[int, int]],
+    tolerance: float,
+) -> tuple[float, str]:
+    """``net`` as ``kind`` (onnx | torchscript) at ``out``: written under a temporary name
+    beside it, checked against PyTorch at ``sizes`` (batch 2), and renamed onto ``out`` only
+    within ``tolerance``, so a failed write or check leaves nothing under the final name.
+    Returns the relative difference and the check in words; raises :class:`UserError`."""
+    shown = ", ".join(f"{h}x{w}" for h, w in sizes)
+    with atomic_path(out) as tmp:
+        if kind == "onnx":
+            export_onnx(net, tmp, opset, meta)
+        else:
+            export_torchscript(net, tmp, meta)
+        diff, scaled = max_difference(kind, tmp, net, sizes)
+        verdict = "OK" if scaled <= tolerance else "FAILED"
+        check = (
+            f"checked against PyTorch at {shown}, batch 2: max |diff| {diff:.2e} on logits, "
+            f"{scaled:.2e} relative to the logit scale (tolerance {tolerance}): {verdict}"
+        )
+        if scaled > tolerance:
+            print(f"export: {out} not written ({kind}); {check}")
+            raise UserError(
+                f"exported {kind} differs from PyTorch by {scaled:.2e} (relative); "
+                f"{out} not written"
+            )
+    return scaled, check
