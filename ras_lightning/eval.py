@@ -25,14 +25,7 @@ from omegaconf import DictConfig
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.registry import CONVENTIONS
-from ras_lightning.metrics.reports import (
-    paper_caveats,
-    paper_table,
-    plot_curves,
-    speed_lines,
-    write_json,
-    write_tables,
-)
+from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, require, require_choices, require_counts
 from ras_lightning.utils.files import probe_writable, write_atomic
@@ -54,9 +47,8 @@ def run(cfg: DictConfig) -> dict:
     )
     counts = {"batch_size": 1, "threads": 1, "workers": 1, "fps_runs": 1}
     require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
-    require_choices(cfg, {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS})
-    if cfg.convention not in CONVENTIONS:
-        raise UserError(f"convention must be one of {', '.join(CONVENTIONS)}, got {cfg.convention}")
+    choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
+    require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
     compare = str(cfg.get("compare") or "none")
     if compare not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")
@@ -85,17 +77,8 @@ def run(cfg: DictConfig) -> dict:
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
     write_tables(rows, out, "metrics_full", convention=str(cfg.convention))
-    lines = paper_table(rows, str(cfg.convention), predictor.version, compare == "paper")
-    lines += ["", *speed_lines(info, method, compare == "paper")]
-    if compare == "paper":
-        # a 64-px ResNet-18 or a pysodmetrics table beside the paper's row is no like-for-like
-        # comparison: say so on the console and under the table
-        backbone = getattr(predictor, "backbone", None)
-        caveats = paper_caveats(str(cfg.convention), backbone, info["input_size"])
-        for caveat in caveats:
-            log.warning("compare=paper: %s; the differences are not like for like", caveat)
-        if caveats:
-            lines += ["", "Note: not the paper's setup: " + "; ".join(caveats) + "."]
+    backbone = getattr(predictor, "backbone", None)
+    lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}

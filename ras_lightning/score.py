@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from ras_lightning.metrics.registry import CONVENTIONS, metric_names
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
-from ras_lightning.metrics.scoring import score_folder
+from ras_lightning.metrics.scoring import plan_folders, score_folder
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import (
     UserError,
@@ -35,15 +35,6 @@ log = logging.getLogger("ras_lightning.score")
 
 
 EXAMPLE = "python -m ras_lightning.score gt_dir=data/ECSSD/masks pred_dir=maps/ECSSD output_dir=out"
-
-
-def _method_dir(template: str, dataset: str) -> Path:
-    """A method's maps of ``dataset``: ``{dataset}`` in ``template`` filled, else the
-    sub-folder named as the dataset if there is one, else ``template`` itself."""
-    if "{dataset}" in template:
-        return Path(template.format(dataset=dataset)).expanduser()
-    base = Path(template).expanduser()
-    return base / dataset if (base / dataset).is_dir() else base
 
 
 def run(cfg: DictConfig) -> dict:
@@ -65,19 +56,12 @@ def run(cfg: DictConfig) -> dict:
             "the config form needs both +datasets={name: gt_dir} and +methods={name: maps_dir}"
         )
     # every folder read is checked before any scoring: nothing is written into the data
-    pred_dirs = {
-        (dataset, method): Path(cfg.pred_dir) if single else _method_dir(str(template), dataset)
-        for dataset in datasets
-        for method, template in methods.items()
-    }
-    folders = {f"gt_dir of {d}" if not single else "gt_dir": g for d, g in datasets.items()}
-    for (dataset, method), pred_dir in pred_dirs.items():
-        folders[f"pred_dir of {method} on {dataset}" if not single else "pred_dir"] = pred_dir
+    pred_dirs, folders = plan_folders(datasets, methods, cfg.pred_dir if single else None)
     check_outside(out, folders)
     probe_writable(out)  # a place it cannot write is one line now, not after the scoring
     rows, results = [], {}
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
-    how["max_pixels"] = cfg.get("max_pixels")
+    how |= {"max_pixels": cfg.get("max_pixels")}
     for dataset, gt_dir in datasets.items():
         curves = {}
         for method in methods:
@@ -92,9 +76,8 @@ def run(cfg: DictConfig) -> dict:
         if cfg.plots:
             plot_curves(curves, out, dataset)
     # one folder: the metric keys (the registry's) at the top level; several:
-    # {dataset: {method: {...}}}; both with "convention" (a string) last
+    # {dataset: {method: {...}}}; both with "convention" last (the two give different numbers)
     summary = {k: rows[0][k] for k in metric_names() if k in rows[0]} if single else results
-    # how the numbers were made, beside them: the two conventions give different numbers
     summary = {**summary, "convention": str(cfg.convention)}
     write_json(summary, out / "metrics.json")
     write_tables(rows, out, convention=str(cfg.convention))

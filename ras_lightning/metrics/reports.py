@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
@@ -29,6 +30,10 @@ __all__ = [
 #: how the paper's numbers were made: a ResNet-50 RAS at 352 x 352, scored by the MATLAB
 #: evaluation (our ``f3net`` convention); a run that differs is not a like-for-like comparison
 PAPER_SETUP = {"backbone": "resnet50", "input_size": 352, "convention": "f3net"}
+
+
+# the paper-comparison warnings are eval's: logged under its name
+log = logging.getLogger("ras_lightning.eval")
 
 
 def cell(value: object) -> str:
@@ -215,3 +220,20 @@ def _plot(
     finally:
         plt.close(fig)
     return path
+
+
+def eval_report(
+    rows: list[dict], info: dict, method: str, convention: str, compare: bool, backbone: str | None
+) -> list[str]:
+    """eval's ``metrics.md``: the published figure's table (:func:`paper_table`), the speed
+    and size lines, and with ``compare`` a note under them, and a warning line on the console,
+    for every way the setup differs from the paper's (:func:`paper_caveats`): a 64-px
+    ResNet-18 or a pysodmetrics table beside the paper's row is no like-for-like comparison."""
+    lines = paper_table(rows, convention, info["version"], compare)
+    lines += ["", *speed_lines(info, method, compare)]
+    caveats = paper_caveats(convention, backbone, info["input_size"]) if compare else []
+    for caveat in caveats:
+        log.warning("compare=paper: %s; the differences are not like for like", caveat)
+    if caveats:
+        lines += ["", "Note: not the paper's setup: " + "; ".join(caveats) + "."]
+    return lines

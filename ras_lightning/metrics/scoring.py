@@ -249,3 +249,34 @@ class _Serial:
     @staticmethod
     def map(fn, *iterables):  # type: ignore[no-untyped-def]
         return map(fn, *iterables)
+
+
+def _method_dir(template: str, dataset: str) -> Path:
+    """A method's maps of ``dataset``: ``{dataset}`` in ``template`` filled, else the
+    sub-folder named as the dataset if there is one, else ``template`` itself."""
+    if "{dataset}" in template:
+        return Path(template.format(dataset=dataset)).expanduser()
+    base = Path(template).expanduser()
+    return base / dataset if (base / dataset).is_dir() else base
+
+
+def plan_folders(
+    datasets: dict[str, str], methods: dict[str, str], pred_dir: str | None = None
+) -> tuple[dict[tuple[str, str], Path], dict[str, Path]]:
+    """``score``'s map folder per (dataset, method) (``pred_dir`` for the one-folder form,
+    else each method's template: :func:`_method_dir`), and every folder it reads by the
+    setting that names it (what an output folder may not be inside)."""
+    pred_dirs = {
+        (dataset, method): Path(pred_dir) if pred_dir else _method_dir(str(template), dataset)
+        for dataset in datasets
+        for method, template in methods.items()
+    }
+    if pred_dir:
+        return pred_dirs, {
+            "gt_dir": Path(next(iter(datasets.values()))),
+            "pred_dir": Path(pred_dir),
+        }
+    folders = {f"gt_dir of {d}": Path(g) for d, g in datasets.items()}
+    for (dataset, method), folder in pred_dirs.items():
+        folders[f"pred_dir of {method} on {dataset}"] = folder
+    return pred_dirs, folders
