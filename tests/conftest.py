@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import importlib
 import json
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +267,48 @@ def mixed_photos(tmp_path: Path) -> Path:
     (src / "notes.txt").write_text("not a photo")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff broken")
     return src
+
+
+def one_line(err: pytest.ExceptionInfo | BaseException) -> str:
+    """The message of a raised error, which the CLI prints as its one ``error:`` line."""
+    msg = str(err.value if isinstance(err, pytest.ExceptionInfo) else err)
+    assert "\n" not in msg.strip(), msg
+    return msg
+
+
+def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``folder``: a hash of its bytes and its modification time (inputs
+    must stay unchanged)."""
+    return {
+        str(p.relative_to(folder)): (
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.stat().st_mtime_ns,
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def tiny_set(root: Path, n: int = 4) -> Path:
+    """``root/TINY/{images,masks}``: ``n`` 48x64 JPEG photos with rectangle masks."""
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        mask = np.zeros((48, 64), np.uint8)
+        mask[8 + i : 40, 10 + 2 * i : 50] = 255
+        photo = rng.integers(0, 80, (48, 64, 3), np.uint8)
+        photo[mask > 0] += 150
+        write_image(root / "TINY" / "images" / f"p{i}.jpg", photo)
+        write_image(root / "TINY" / "masks" / f"p{i}.png", mask)
+    return root
+
+
+def bomb_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
+    """A small valid PNG whose IHDR claims ``width`` x ``height`` (its CRC fixed): a
+    decompression bomb by its header, without the allocation."""
+    write_image(path, np.zeros((8, 8), np.uint8))
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path

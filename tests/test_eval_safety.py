@@ -15,16 +15,9 @@ import numpy as np
 import pytest
 
 from ras_lightning.utils.errors import DataError, UserError
-from tests.conftest import run_command, toy_maps, write_image
+from tests.conftest import one_line, run_command, tiny_set, toy_maps, write_image
 
 EVAL_FAST = ["backend=torch", "fps=false", "workers=1", "progress=false"]
-
-
-def one_line(err: pytest.ExceptionInfo) -> str:
-    """The message of a raised error, which the CLI prints as its one ``error:`` line."""
-    msg = str(err.value)
-    assert "\n" not in msg.strip(), msg
-    return msg
 
 
 @pytest.fixture
@@ -45,19 +38,6 @@ def truncate(path: Path, keep: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
-
-
-def tiny_set(root: Path, n: int = 4) -> Path:
-    """``root/TINY/{images,masks}``: ``n`` 48x64 photos (JPEG) with rectangle masks."""
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        mask = np.zeros((48, 64), np.uint8)
-        mask[8 + i : 40, 10 + 2 * i : 50] = 255
-        photo = rng.integers(0, 80, (48, 64, 3), np.uint8)
-        photo[mask > 0] += 150
-        write_image(root / "TINY" / "images" / f"p{i}.jpg", photo)
-        write_image(root / "TINY" / "masks" / f"p{i}.png", mask)
-    return root
 
 
 def test_score_refuses_output_inside_its_inputs_also_through_a_symlink(tmp_path: Path) -> None:

@@ -5,31 +5,16 @@ were. The in-process cases of each class, many more of them, are in
 
 from __future__ import annotations
 
-import hashlib
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_cli, tiny_train_args, write_image
+from tests.conftest import bomb_png, fingerprint, run_cli, tiny_train_args, write_image
 
 pytestmark = pytest.mark.slow
-
-
-def _fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file under ``folder``: its content hash and modification time."""
-    return {
-        str(p.relative_to(folder)): (
-            hashlib.sha256(p.read_bytes()).hexdigest(),
-            p.stat().st_mtime_ns,
-        )
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _one_error_line(res) -> str:
@@ -52,18 +37,6 @@ def _masks_and_maps(root: Path, n: int = 4) -> tuple[Path, Path]:
     return gt, pred
 
 
-def _huge_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
-    """A small valid PNG whose header claims ``width`` x ``height`` pixels."""
-    write_image(path, np.zeros((8, 8, 3), np.uint8))
-    data = bytearray(path.read_bytes())
-    ihdr = data[12:29]  # b"IHDR" + 13 bytes of header fields
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)) & 0xFFFFFFFF)
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_a_palette_mask_scores_as_its_label(tmp_path: Path) -> None:
     """Formats: a palette mask whose label is red reads as foreground (not gray 76)."""
     gt, pred = _masks_and_maps(tmp_path / "in")
@@ -72,31 +45,31 @@ def test_a_palette_mask_scores_as_its_label(tmp_path: Path) -> None:
         pal = Image.fromarray(label.astype(np.uint8), mode="P")
         pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
         pal.save(p)
-    before = _fingerprint(tmp_path / "in")
+    before = fingerprint(tmp_path / "in")
     res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'out'}")
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["max_f"] > 0.99
-    assert _fingerprint(tmp_path / "in") == before
+    assert fingerprint(tmp_path / "in") == before
 
 
 def test_two_maps_with_one_stem_are_one_line(tmp_path: Path) -> None:
     """Same-stem files: ``0001.png`` and ``0001.jpg`` in a map folder are named, not picked."""
     gt, pred = _masks_and_maps(tmp_path / "in")
     Image.open(pred / "0001.png").save(pred / "0001.jpg")
-    before = _fingerprint(tmp_path / "in")
+    before = fingerprint(tmp_path / "in")
     res = run_cli("score", f"gt_dir={gt}", f"pred_dir={pred}", f"output_dir={tmp_path / 'out'}")
     line = _one_error_line(res)
     assert "0001.png" in line and "0001.jpg" in line, line
-    assert _fingerprint(tmp_path / "in") == before
+    assert fingerprint(tmp_path / "in") == before
 
 
 def test_a_photo_over_the_size_limit_is_skipped_by_predict(tmp_path: Path, tiny_ckpt: Path) -> None:
     """Size limits: predict names the huge photo, skips it and writes the rest."""
     photos = tmp_path / "photos"
     write_image(photos / "a.jpg", np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8))
-    _huge_png(photos / "huge.png")
-    before = _fingerprint(photos)
+    bomb_png(photos / "huge.png")
+    before = fingerprint(photos)
     res = run_cli(
         "predict", f"weights={tiny_ckpt}", f"input={photos}", f"output={tmp_path / 'out'}"
     )
@@ -105,7 +78,7 @@ def test_a_photo_over_the_size_limit_is_skipped_by_predict(tmp_path: Path, tiny_
     assert "huge.png" in res.stdout + res.stderr
     assert (tmp_path / "out" / "a.png").is_file()
     assert not (tmp_path / "out" / "huge.png").exists()
-    assert _fingerprint(photos) == before
+    assert fingerprint(photos) == before
 
 
 def test_writing_onto_a_file_is_one_line(tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ library calls); the "huge" images are a few hundred bytes with a patched header.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,22 +22,20 @@ from PIL import Image
 from ras_lightning.data import checks
 from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.utils.errors import DataError, UserError
-from tests.conftest import compose_config, run_command, toy_maps, write_image
+from tests.conftest import (
+    bomb_png,
+    compose_config,
+    fingerprint,
+    one_line,
+    run_command,
+    tiny_set,
+    toy_maps,
+    write_image,
+)
 
 SCORE_FAST = ["workers=1", "plots=false", "progress=false"]
 EVAL_FAST = ["backend=torch", "fps=false", "workers=1", "progress=false", "plots=false"]
 LIMIT = checks.MAX_PIXELS
-
-
-def bomb_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
-    """A small valid PNG whose IHDR claims ``width`` x ``height`` (its CRC fixed)."""
-    write_image(path, np.zeros((8, 8), np.uint8))
-    data = bytearray(path.read_bytes())
-    assert data[12:16] == b"IHDR"
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    path.write_bytes(bytes(data))
-    return path
 
 
 def bomb_jpeg(path: Path, width: int = 60000, height: int = 60000) -> Path:
@@ -50,34 +46,6 @@ def bomb_jpeg(path: Path, width: int = 60000, height: int = 60000) -> Path:
     data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     path.write_bytes(bytes(data))
     return path
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` with a hash of its bytes (inputs must stay unchanged)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def one_line(err: pytest.ExceptionInfo) -> str:
-    msg = str(err.value)
-    assert "\n" not in msg.strip(), msg
-    return msg
-
-
-def tiny_set(root: Path, n: int = 4) -> Path:
-    """``root/TINY/{images,masks}``: ``n`` 48x64 JPEG photos with rectangle masks."""
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        mask = np.zeros((48, 64), np.uint8)
-        mask[8 + i : 40, 10 + 2 * i : 50] = 255
-        photo = rng.integers(0, 80, (48, 64, 3), np.uint8)
-        photo[mask > 0] += 150
-        write_image(root / "TINY" / "images" / f"p{i}.jpg", photo)
-        write_image(root / "TINY" / "masks" / f"p{i}.png", mask)
-    return root
 
 
 def test_bomb_headers_are_one_line_errors_in_the_readers_and_checks(tmp_path: Path) -> None:
@@ -104,7 +72,7 @@ def test_score_same_stems_and_oversized_files(
 ) -> None:
     gt, pred = toy_maps(tmp_path / "a", n=5)
     write_image(gt / "img0.jpg", np.zeros((30, 40), np.uint8))  # img0.png + img0.jpg
-    before = snapshot(tmp_path / "a")
+    before = fingerprint(tmp_path / "a")
     args = [f"gt_dir={gt}", f"pred_dir={pred}", *SCORE_FAST]
     with pytest.raises(DataError) as err:
         run_command("score", *args, f"output_dir={tmp_path / 'o1'}")
@@ -126,14 +94,14 @@ def test_score_same_stems_and_oversized_files(
     assert f"over max_pixels={LIMIT}" in msg and "missing=skip" in msg
     # skipped with missing=skip: each named, the others scored
     write_image(pred / "img1.jpg", np.zeros((30, 40), np.uint8))
-    before = snapshot(tmp_path / "a")
+    before = fingerprint(tmp_path / "a")
     out = tmp_path / "o4"
     command_output()
     run_command("score", *args, f"output_dir={out}", "missing=skip")
     log = command_output()
     assert "img1.jpg + img1.png" in log and str(big_mask) in log and str(big_map) in log
     assert "| pred | 2 |" in (out / "metrics.md").read_text()  # 5 - same stem - 2 too large
-    assert snapshot(tmp_path / "a") == before
+    assert fingerprint(tmp_path / "a") == before
     # the limit is a setting
     (pred / "img1.jpg").unlink()
     with pytest.raises(DataError, match=r"is too large: 40x30 pixels by its header, over max_pix"):
@@ -173,7 +141,7 @@ def test_eval_same_stems_and_oversized_files(
         run_command("eval", *args, f"output_dir={tmp_path / 'e4'}", "data.max_pixels=1e8")
     # skipped, each named, the rest predicted and scored; the inputs unchanged
     write_image(images / "p0.png", np.zeros((48, 64, 3), np.uint8))
-    before = snapshot(root)
+    before = fingerprint(root)
     out = tmp_path / "e5"
     command_output()
     run_command("eval", *args, f"output_dir={out}", "data.on_unpaired=skip")
@@ -181,7 +149,7 @@ def test_eval_same_stems_and_oversized_files(
     assert "p0.jpg + p0.png" in log and str(big) in log and str(big_mask) in log
     assert "| TINY | last.ckpt | 2 |" in (out / "metrics_full.md").read_text()
     assert sorted(p.name for p in (out / "TINY").iterdir()) == ["p1.png", "p4.png"]
-    assert snapshot(root) == before
+    assert fingerprint(root) == before
 
 
 def test_training_setup_same_stems_and_oversized_files(
@@ -218,13 +186,13 @@ def test_training_setup_same_stems_and_oversized_files(
     ):
         datamodule("data.max_pixels=100").setup("fit")
     write_image(masks / "p0.jpg", np.zeros((48, 64), np.uint8))
-    before = snapshot(root)
+    before = fingerprint(root)
     dm = datamodule("data.on_unpaired=skip")
     dm.prepare_data()
     dm.setup("fit")
     assert sorted(s.name for s in dm.train_data.samples) == ["p2", "p3", "p4"]
     assert "p0.jpg + p0.png" in caplog.text and str(big) in caplog.text
-    assert snapshot(root) == before
+    assert fingerprint(root) == before
 
 
 def test_predict_same_stems_and_oversized_photos(
@@ -236,7 +204,7 @@ def test_predict_same_stems_and_oversized_photos(
     write_image(src / "a.png", rng.integers(0, 255, (36, 48, 3), np.uint8))
     write_image(src / "c.jpg", rng.integers(0, 255, (30, 30, 3), np.uint8))
     big_png, big_jpg = bomb_png(src / "b.png"), bomb_jpeg(src / "d.jpg")
-    before = snapshot(src)
+    before = fingerprint(src)
     out = tmp_path / "out"
     args = [f"weights={tiny_ckpt}", "backend=torch", "progress=false", f"input={src}"]
     command_output()
@@ -249,7 +217,7 @@ def test_predict_same_stems_and_oversized_photos(
     assert re.search(rf"skipped {re.escape(str(big_jpg))}: .*60000x60000", log)
     assert "a.jpg + a.png" in log  # same-stem photos named; each keeps its extension
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg.png", "a.png.png", "c.png"]
-    assert snapshot(src) == before
+    assert fingerprint(src) == before
     # the limit is a setting, checked before the network is loaded
     command_output()
     run_command("predict", *args, f"output={tmp_path / 'o2'}", "max_pixels=1200")

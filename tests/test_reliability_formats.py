@@ -20,7 +20,7 @@ from ras_lightning.data.sample import Sample
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets
 from ras_lightning.metrics import f3net, io
 from ras_lightning.utils.errors import DataError
-from tests.conftest import run_command
+from tests.conftest import one_line, run_command
 
 SIZE = 32
 MASK = np.zeros((SIZE, SIZE), np.uint8)
@@ -140,12 +140,6 @@ def _file(root: Path, name: str) -> str:
     return str(next((root / name).iterdir()))
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err)
-    assert "\n" not in text, text
-    return text
-
-
 # ------------------------------------------------------------------------- the readers, direct
 def _shows_mask(values01: np.ndarray, name: str) -> None:
     """``values01`` (in [0, 1]) is MASK: exactly, or for a JPEG on the right side of 0.5
@@ -192,7 +186,7 @@ def test_bad_masks_are_one_error_naming_the_file_in_every_reader(files: Path, na
     for read in readers:
         with pytest.raises(DataError, match=pattern) as err:
             read()
-        messages.append(_one_line(err.value))
+        messages.append(one_line(err.value))
     assert len(set(messages)) == 1, messages  # the same words everywhere
     assert path in messages[0]
 
@@ -214,7 +208,7 @@ def test_predict_reads_every_photo_format_alike(files: Path) -> None:
             np.testing.assert_array_equal(rgb, _gray(MASK), err_msg=name)  # 16-bit scaled
     with pytest.raises(DataError, match=r"^cannot read image .*not_an_image.x\.png: ") as err:
         read_photo(_file(files, "not_an_image"))
-    _one_line(err.value)
+    one_line(err.value)
 
 
 # ------------------------------------------------------------------------ score and eval
@@ -281,7 +275,7 @@ def test_score_refuses_a_bad_mask_in_one_line(
             "plots=false",
             "progress=false",
         )
-    _one_line(err.value)
+    one_line(err.value)
     assert _snapshot(tmp_path) == before
 
 
@@ -315,5 +309,5 @@ def test_eval_reads_every_mask_format_alike(files: Path, tmp_path: Path, convent
         DataError, match=r"mask .*labels.masks.x\.png: its values are 0\.\.3"
     ) as err:
         find_test_sets(str(root), ["labels"], tmp_path / "out2")
-    _one_line(err.value)
+    one_line(err.value)
     assert _snapshot(root) == before

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf, open_dict
 
 from ras_lightning.models.weights import load_weights
 from ras_lightning.utils.errors import DataError, UserError
-from tests.conftest import compose_config, run_command, write_image
+from tests.conftest import compose_config, one_line, run_command, write_image
 
 # a tiny CPU run as tests/conftest.py's TINY, without its accelerator (a case sets it)
 TRAIN = [
@@ -59,12 +59,6 @@ def _train_composed(key: str, value: int) -> None:
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value)
     run(cfg)
-
-
-def _one_line(err: pytest.ExceptionInfo[BaseException]) -> str:
-    msg = str(err.value)
-    assert "\n" not in msg, msg
-    return msg
 
 
 def test_a_missing_data_root_is_what_fails_without_a_bad_setting(tmp_path: Path) -> None:
@@ -115,7 +109,7 @@ def test_an_unknown_key_of_a_target_node_is_one_line_before_the_data(
     overrides, message = UNKNOWN_KEYS[case]
     with pytest.raises(UserError, match=message) as err:
         _train(tmp_path, *overrides)
-    _one_line(err)
+    one_line(err)
 
 
 # -- part 5: counts and sizes of zero or below, in every command ----------------------------
@@ -176,7 +170,7 @@ def test_a_count_or_size_of_zero_or_below_is_one_line_naming_the_key(
             _train(tmp_path, f"{key}={value}")
         else:
             run_command(command, *BASE[command], f"{key}={value}")
-    _one_line(err)
+    one_line(err)
     assert not Path(MISSING).exists()
 
 
@@ -249,7 +243,7 @@ def test_accelerator_gpu_without_a_gpu_is_refused_before_the_data(
     accel = override.split("=")[1]
     with pytest.raises(UserError, match=rf"^trainer\.accelerator={accel}: no CUDA GPU") as err:
         _train(tmp_path, override)
-    assert "trainer.accelerator=auto" in _one_line(err)
+    assert "trainer.accelerator=auto" in one_line(err)
 
 
 def test_test_ckpt_best_without_validation_is_refused_before_the_data(tmp_path: Path) -> None:
@@ -321,18 +315,18 @@ def test_a_file_that_is_no_pytorch_file_says_so_without_the_trust_switch(tmp_pat
         for trust in (False, True):
             with pytest.raises(UserError, match=f"^weights: cannot read .*{message}") as err:
                 load_weights(path, trust)
-            assert str(path) in _one_line(err) and "trust_weights" not in str(err.value), name
+            assert str(path) in one_line(err) and "trust_weights" not in str(err.value), name
     out = tmp_path / "out"
     photo = write_image(tmp_path / "photo.jpg", np.zeros((40, 40, 3), np.uint8))
     for name in ("random bytes", "5-byte text", "truncated ckpt"):
         path, message = cases[name]
         with pytest.raises(UserError, match=message) as err:
             run_command("export", f"weights={path}", f"output={out / 'x.onnx'}")
-        assert "trust_weights" not in _one_line(err)
+        assert "trust_weights" not in one_line(err)
         # predict's CPU default (ONNX Runtime, the network exported into the ONNX cache first)
         with pytest.raises(UserError, match=message) as err:
             run_command("predict", f"weights={path}", f"input={photo}", f"output={out / 'map.png'}")
-        assert "trust_weights" not in _one_line(err)
+        assert "trust_weights" not in one_line(err)
     assert _digests(folder) == before and not out.exists()
 
 
@@ -355,7 +349,7 @@ def test_the_trust_switch_is_suggested_only_for_a_real_pickle_weights_only_refus
             load_weights(path)
         with pytest.raises(UserError, match="trust_weights=true") as err:
             run_command("export", f"weights={path}", f"output={tmp_path / 'out.onnx'}")
-        assert str(path) in _one_line(err)
+        assert str(path) in one_line(err)
         # trusted, it is read (and then found to hold no RAS network)
         with pytest.raises(UserError, match="neither a ras-lightning checkpoint nor"):
             load_weights(path, trust=True)
@@ -373,4 +367,4 @@ def test_a_damaged_pickle_inside_a_pytorch_file_is_not_answered_with_trust(
             dst.writestr(name, data[: len(data) // 2] if name.endswith("data.pkl") else data)
     with pytest.raises(UserError, match=r"damaged\.pth: a damaged PyTorch file") as err:
         load_weights(damaged)
-    assert "trust_weights" not in _one_line(err)
+    assert "trust_weights" not in one_line(err)
