@@ -6,8 +6,9 @@ the authors' test scripts make it (:mod:`data.protocol`), scored in ``convention
 ``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
 (adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
 ``compare=paper`` adds the paper's numbers and the differences) and the full table
-``OUT/metrics_full.md`` / ``.csv``, and per set the PR and F-measure curves
-(``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in ``curves_<set>.csv``).
+``OUT/metrics_full.md`` / ``.csv`` and ``OUT/metrics.tex`` (LaTeX), and per set the PR and
+F-measure curves (``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in
+``curves_<set>.csv``).
 
 Nothing is written into the data: an ``output_dir`` that is (or is inside) ``data.root`` or a
 set's folders, symlinks resolved, is refused before any work. A photo or mask that does not
@@ -24,6 +25,7 @@ from omegaconf import DictConfig
 
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
+from ras_lightning.metrics.latex import check_tex_ci
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
 from ras_lightning.utils.entry import hydra_command
@@ -49,6 +51,7 @@ def run(cfg: DictConfig) -> dict:
     require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
     choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
     require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
+    check_tex_ci(cfg.get("tex_ci", False))
     compare = str(cfg.get("compare") or "none")
     if compare not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")

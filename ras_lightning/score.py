@@ -2,10 +2,10 @@
 
 One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
 registry's metric keys: the contract's ten and any registered metric, then ``convention``),
-``OUT/metrics.md`` / ``.csv`` (the convention in a last column), ``OUT/pr_curve_*.png`` /
-``f_curve_*.png`` and the curves' numbers ``OUT/curves_*.csv``. ``output_dir`` may not be (or
-be inside) a folder it reads, symlinks resolved; a mask or map that does not decode
-completely is an error naming it (with ``missing=skip``: named and skipped).
+``OUT/metrics.md`` / ``.csv`` (the convention in a last column) / ``.tex`` (LaTeX, booktabs),
+``OUT/pr_curve_*.png`` / ``f_curve_*.png`` and the curves' numbers ``OUT/curves_*.csv``.
+``output_dir`` may not be (or be inside) a folder it reads, symlinks resolved; a mask or map
+that does not decode completely is an error naming it (with ``missing=skip``: named and skipped).
 Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
 pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``
 with ``convention`` beside the datasets.
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from ras_lightning.metrics.latex import check_tex_ci
 from ras_lightning.metrics.registry import CONVENTIONS, metric_names
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import plan_folders, score_folder
@@ -47,6 +48,7 @@ def run(cfg: DictConfig) -> dict:
     require(cfg, {"output_dir": "where to write the tables and plots"}, EXAMPLE)
     require_counts(cfg, {"workers": 1}, nullable=("workers",))
     require_choices(cfg, {"missing": ("error", "skip"), "convention": tuple(CONVENTIONS)})
+    check_tex_ci(cfg.get("tex_ci", False))
     out = Path(cfg.output_dir).expanduser()
     if single:
         datasets = {Path(cfg.gt_dir).parent.name or "dataset": cfg.gt_dir}

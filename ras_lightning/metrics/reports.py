@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+from ras_lightning.metrics.latex import write_latex
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
 from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
 from ras_lightning.metrics.scoring import FolderScore
@@ -73,9 +74,11 @@ def describe_score(what: str, score: FolderScore) -> str:
 def write_tables(
     rows: list[dict], out_dir: Path, name: str = "metrics", convention: str | None = None
 ) -> None:
-    """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv;
-    ``convention``: the scoring convention as a last column of both (numbers of the two
-    conventions differ, so a row copied elsewhere keeps how it was scored)."""
+    """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv,
+    and as ``metrics.tex`` whatever ``name`` (:mod:`.latex`; eval's ``metrics.md`` is its paper
+    table, its ``metrics.tex`` has every metric); ``convention``: the scoring convention as a
+    last column of the tables and in the LaTeX comment line (numbers of the two conventions
+    differ, so a row copied elsewhere keeps how it was scored)."""
     names = [k for k in metric_names() if any(k in r for r in rows)]  # a convention may lack some
     keys = ["dataset", "method", "count", *names, *(["convention"] if convention else [])]
     table = io.StringIO(newline="")
@@ -95,6 +98,7 @@ def write_tables(
             + " |"
         )
     write_atomic(out_dir / f"{name}.md", "\n".join(lines) + "\n")
+    write_latex(rows, out_dir / "metrics.tex", convention)
 
 
 def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
