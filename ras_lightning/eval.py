@@ -6,9 +6,8 @@ the authors' test scripts make it (:mod:`data.protocol`), scored in ``convention
 ``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
 (adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
 ``compare=paper`` adds the paper's numbers and the differences) and the full table
-``OUT/metrics_full.md`` / ``.csv`` and ``OUT/metrics.tex`` (LaTeX), and per set the PR and
-F-measure curves (``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in
-``curves_<set>.csv``).
+``OUT/metrics_full.md`` / ``.csv``, ``OUT/metrics.tex`` (LaTeX), and per set the PR and F curves
+(``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in ``curves_<set>.csv``).
 
 Nothing is written into the data: an ``output_dir`` that is (or is inside) ``data.root`` or a
 set's folders, symlinks resolved, is refused before any work. A photo or mask that does not
