@@ -119,11 +119,12 @@ def test_paper_table_columns_in_the_published_order() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_metrics_tex_compiles_with_pdflatex(tmp_path: Path) -> None:
-    table = write_latex(ROWS, tmp_path / "metrics.tex", "f3net")
+    odd = {"dataset": "D", "method": "a&b%c$d#e_f{g}h~i^j\\k<l>m|n", "max_f": 0.5, "mae": 0.1}
+    table = write_latex([*ROWS, odd], tmp_path / "metrics.tex", "f3net")
     doc = tmp_path / "doc.tex"
     doc.write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"\\input{{{table.name}}}\n\\end{{document}}\n"
+        "\\documentclass{article}\n\\usepackage{booktabs,graphicx}\n\\begin{document}\n"
+        f"\\resizebox{{\\linewidth}}{{!}}{{\\input{{{table.name}}}}}\n\\end{{document}}\n"
     )
     cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)

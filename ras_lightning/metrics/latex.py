@@ -99,6 +99,7 @@ def latex_table(
     lines = [
         rf"% ras-lightning scores{made_by}; needs \usepackage{{booktabs}}",
         "% per dataset: best of each column in bold, second underlined",
+        r"% too wide for the page? \resizebox{\linewidth}{!}{\input{metrics.tex}} (graphicx)",
         rf"\begin{{tabular}}{{ll{'r' * len(names)}}}",
         r"\toprule",
         " & ".join(["Dataset", "Method", *head]) + r" \\",
