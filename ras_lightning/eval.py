@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.latex import check_tex_ci
+from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
 from ras_lightning.utils.entry import hydra_command
@@ -67,7 +68,7 @@ def run(cfg: DictConfig) -> dict:
     probe_writable(out)  # a place it cannot write is one line now, not after the predictions
     predictor = make_predictor(cfg)
     method = Path(str(cfg.weights)).name
-    results, rows = {}, []
+    results, rows, per_image = {}, [], []
     for name, test_set in sets.items():
         score = evaluate_set(
             predictor, test_set, out / name, str(cfg.convention), skip, cfg.workers, cfg.progress
@@ -76,9 +77,11 @@ def run(cfg: DictConfig) -> dict:
             plot_curves({method: score.curves}, out, name)
         results[name] = score.metrics
         rows.append({"dataset": name, "method": method, "count": score.count, **score.metrics})
+        per_image.append((name, method, score.images, score.stats))
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
     write_tables(rows, out, "metrics_full", convention=str(cfg.convention))
+    write_per_image(out, per_image, str(cfg.convention))  # per_image.csv, its curves
     backbone = getattr(predictor, "backbone", None)
     lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")

@@ -3,7 +3,7 @@
 One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
 registry's metric keys: the contract's ten and any registered metric, then ``convention``),
 ``OUT/metrics.md`` / ``.csv`` (the convention in a last column) / ``.tex`` (LaTeX, booktabs),
-``OUT/pr_curve_*.png`` / ``f_curve_*.png`` and the curves' numbers ``OUT/curves_*.csv``.
+``OUT/pr_curve_*.png`` / ``f_curve_*.png`` (numbers: ``curves_*.csv``), ``OUT/per_image.csv``.
 ``output_dir`` may not be (or be inside) a folder it reads, symlinks resolved; a mask or map
 that does not decode completely is an error naming it (with ``missing=skip``: named and skipped).
 Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ras_lightning.metrics.latex import check_tex_ci
+from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.metrics.registry import CONVENTIONS, metric_names
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import plan_folders, score_folder
@@ -61,7 +62,7 @@ def run(cfg: DictConfig) -> dict:
     pred_dirs, folders = plan_folders(datasets, methods, cfg.pred_dir if single else None)
     check_outside(out, folders)
     probe_writable(out)  # a place it cannot write is one line now, not after the scoring
-    rows, results = [], {}
+    rows, results, per_image = [], {}, []
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
     how |= {"max_pixels": cfg.get("max_pixels")}
     for dataset, gt_dir in datasets.items():
@@ -75,6 +76,7 @@ def run(cfg: DictConfig) -> dict:
                 {"dataset": dataset, "method": method, "count": score.count, **score.metrics}
             )
             curves[method] = score.curves
+            per_image.append((dataset, method, score.images, score.stats))
         if cfg.plots:
             plot_curves(curves, out, dataset)
     # one folder: the metric keys (the registry's) at the top level; several:
@@ -83,6 +85,7 @@ def run(cfg: DictConfig) -> dict:
     summary = {**summary, "convention": str(cfg.convention)}
     write_json(summary, out / "metrics.json")
     write_tables(rows, out, convention=str(cfg.convention))
+    write_per_image(out, per_image, str(cfg.convention))
     print((out / "metrics.md").read_text(), end="")
     log.info("wrote %s", out / "metrics.json")
     return results

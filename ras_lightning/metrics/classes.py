@@ -43,15 +43,21 @@ class SODMetrics(Metric):
     ``update(pred, gt)``: maps and masks of equal size, (B, [1,] H, W) or (H, W); a map is
     8-bit (uint8 0..255) or a float in [0, 1] (quantised to 8 bits, as a saved map), a mask is
     uint8 (foreground > 128), bool or a float in [0, 1]. ``compute()``: ``{metric name: value}``
-    in the registry's order.
+    in the registry's order. ``keep_images``: also keep each image's name (``update``'s
+    ``names``) and statistics in :attr:`images` (this process's only, not synced; for
+    :mod:`ras_lightning.metrics.per_image`), until :meth:`take_images`.
     """
 
     full_state_update = False
     is_differentiable = False
     higher_is_better: bool | None = None
 
-    def __init__(self, families: Sequence[str] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, families: Sequence[str] | None = None, keep_images: bool = False, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)
+        self.keep_images = keep_images
+        self.images: list[tuple[str, dict]] = []
         names = list(registry.FAMILIES) if families is None else list(families)
         unknown = [n for n in names if n not in registry.FAMILIES]
         if unknown:
@@ -63,20 +69,32 @@ class SODMetrics(Metric):
                 self.add_state(f"sum_{stat}", zero, dist_reduce_fx="sum")
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray) -> None:
+    def update(
+        self,
+        pred: torch.Tensor | np.ndarray,
+        gt: torch.Tensor | np.ndarray,
+        names: Sequence[str] | None = None,
+    ) -> None:
         if tuple(pred.shape) != tuple(gt.shape):
             raise ValueError(f"prediction {tuple(pred.shape)} and mask {tuple(gt.shape)} differ")
         maps, masks = _as_uint8(pred, mask=False), _as_uint8(gt, mask=True)
         sums: dict[str, float | np.ndarray] = {}
-        for p, g in zip(maps, masks, strict=True):
+        for i, (p, g) in enumerate(zip(maps, masks, strict=True)):
             img = SODImage(p, g)  # prepared once, shared by every family's kernel
-            for family in self._families:
-                for k, v in family.stats(img).items():
-                    sums[k] = sums[k] + v if k in sums else v
+            stats = {k: v for family in self._families for k, v in family.stats(img).items()}
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+            if self.keep_images:
+                self.images.append((names[i] if names else str(len(self.images)), stats))
         for k, v in sums.items():
             state = getattr(self, f"sum_{k}")
             state += torch.as_tensor(v, dtype=state.dtype).to(state.device)
         self.count += maps.shape[0]
+
+    def take_images(self) -> list[tuple[str, dict]]:
+        """The kept (name, statistics) of every image updated since the last call; cleared."""
+        images, self.images = self.images, []
+        return images
 
     def compute(self) -> dict[str, torch.Tensor]:
         n = max(int(self.count), 1)

@@ -10,8 +10,9 @@ Maps are paired with masks by file stem whatever the extension (maps are often s
   come from (:mod:`ras_lightning.metrics.f3net`; its own reading and ``imresize``).
 
 Images are scored in parallel forked worker processes with the NumPy kernels (no torch
-import); each worker returns per-image sums, which are added up (every metric is computed from
-means over images).
+import); each worker returns every image's statistics (numbers and 256-entry curves), which
+are added up in image order (every metric is computed from their means over images) and kept
+per image (:attr:`FolderScore.stats`, written out by :mod:`ras_lightning.metrics.per_image`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ras_lightning.data.discovery import IMAGE_EXTS, describe_duplicates, scan_f
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
 # (seen in the tests)
+from ras_lightning.metrics.per_image import add_up
 from ras_lightning.metrics.registry import CONVENTIONS, Convention
 from ras_lightning.utils.errors import DataError
 
@@ -49,6 +51,10 @@ class FolderScore:
     missing: list[str] = field(default_factory=list)
     # "path: reason" of every mask or map that could not be read completely (skipped)
     broken: list[str] = field(default_factory=list)
+    # the stems of the scored images and each one's statistics (the kernels' output), in the
+    # order they were added up: ``metrics`` is the convention's ``summarise`` of their sum
+    images: list[str] = field(default_factory=list)
+    stats: list[dict] = field(default_factory=list)
 
 
 def pair_maps(
@@ -129,9 +135,10 @@ def check_complete(path: str, what: str = "image") -> None:
 
 def _score_chunk(
     pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics", skip_broken: bool = False
-) -> tuple[dict, int, int, list[str]]:
+) -> tuple[list[tuple[str, dict]], int, list[str]]:
+    """(stem and statistics of each image scored, maps resized, problems of those skipped)."""
     conv = CONVENTIONS[convention]
-    totals: dict = {}
+    images = []
     resized = 0
     broken = []
     for gt_path, pred_path in pairs:
@@ -145,11 +152,9 @@ def _score_chunk(
                 raise
             broken.append(str(err).removeprefix("cannot read "))
             continue
-        stats = conv.image_stats(pred, gt)
+        images.append((Path(gt_path).stem, conv.image_stats(pred, gt)))
         resized += was_resized
-        for k, v in stats.items():
-            totals[k] = totals[k] + v if k in totals else v
-    return totals, len(pairs) - len(broken), resized, broken
+    return images, resized, broken
 
 
 def default_workers() -> int:
@@ -195,8 +200,8 @@ def score_folder(
     # chunks of at most 8 maps, so that the workers finish at about the same time
     chunk = max(1, min(8, len(pairs) // (workers * 4) or 1))
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
-    totals: dict = {}
-    count = resized = 0
+    images: list[tuple[str, dict]] = []
+    resized = 0
     broken: list[str] = list(oversized)
     bar = tqdm(total=len(pairs), desc=desc, unit="map", disable=not progress, leave=False)
     # forked workers, each with OpenCV's default threads: changing OpenCV's thread count in a
@@ -205,23 +210,24 @@ def score_folder(
     try:
         conventions = [convention] * len(chunks)
         results = (pool or _Serial()).map(_score_chunk, chunks, conventions, [skip] * len(chunks))
-        for part, n, r, bad in results:
-            for k, v in part.items():
-                totals[k] = totals[k] + v if k in totals else v
-            count += n
+        for part, r, bad in results:
+            images += part
             resized += r
             broken += bad
-            bar.update(n + len(bad))
+            bar.update(len(part) + len(bad))
     except DataError as err:  # raised in a worker: add how to score the others
         raise DataError(f"{err}; set {skip_hint} to score the others") from None
     finally:
         if pool:
             pool.shutdown()
         bar.close()
-    if not count:
+    if not images:
         raise DataError(f"no map in {pred_dir} could be scored: {'; '.join(broken[:3])}")
+    stems, stats = [s for s, _ in images], [st for _, st in images]
+    # added up in image order (whatever the workers' chunks), as per_image.dataset_metrics
+    totals, count = add_up(stats), len(stats)
     values, curves = conv.summarise(totals, count), conv.curves(totals, count)
-    return FolderScore(values, curves, count, resized, lonely, broken)
+    return FolderScore(values, curves, count, resized, lonely, broken, stems, stats)
 
 
 def _within(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,6 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.training.checkpoint_io import AtomicCheckpointIO
 from ras_lightning.training.loggers import build_loggers
 from ras_lightning.training.quiet import quiet_trainer
@@ -82,6 +84,19 @@ def build_callbacks(cfg: DictConfig, val_names: list[str]) -> list:
     return callbacks
 
 
+def write_test_per_image(cfg: DictConfig, images: dict[str, list[tuple[str, dict]]]) -> None:
+    """``test_per_image.csv`` (and ``test_per_image_curves.npz``) in the run folder: every
+    test image's values (:mod:`ras_lightning.metrics.per_image`), the method named as the run
+    folder; images sorted by name (the ranks' order is not the data's)."""
+    out = Path(cfg.paths.output_dir)
+    groups = []
+    for name, items in images.items():
+        items = sorted(items, key=lambda item: item[0])
+        groups.append((name, out.name, [n for n, _ in items], [s for _, s in items]))
+    if any(g[2] for g in groups):
+        write_per_image(out, groups, "pysodmetrics", prefix="test_")
+
+
 def fit_and_test(cfg: DictConfig) -> FitResult:
     """Fit (``cfg.train``) and test (``cfg.test``) as configured. Bad data fails before the
     network is built; SIGTERM during fit raises :class:`Interrupted`."""
@@ -142,4 +157,6 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
         with quiet_trainer(on_gpu):
             trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         result.metrics.update(flat_metrics(trainer.callback_metrics))
+        if trainer.is_global_zero:
+            write_test_per_image(cfg, model.test_images)
     return result

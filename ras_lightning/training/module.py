@@ -19,6 +19,16 @@ from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervisi
 from ras_lightning.training.resume import ResumeState
 
 
+def _gather(items: list, world_size: int) -> list:
+    """``items`` of every rank, rank by rank (each image is on one rank: unpadded sampler)."""
+    dist = torch.distributed
+    if world_size <= 1 or not (dist.is_available() and dist.is_initialized()):
+        return items
+    parts: list = [None] * world_size
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]
+
+
 class RASModule(L.LightningModule):
     """Trains and evaluates :class:`~ras_lightning.models.RAS`.
 
@@ -66,6 +76,8 @@ class RASModule(L.LightningModule):
             self.net.to(memory_format=torch.channels_last)
         self.set_metrics = nn.ModuleDict()  # "<val|test>/<set name>" -> SODMetrics
         self.set_names: dict[str, list[str]] = {"val": [], "test": []}
+        # test set -> (image name, statistics) of every image of the last test, all ranks
+        self.test_images: dict[str, list[tuple[str, dict]]] = {}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, **kwargs: Any) -> RASModule:  # type: ignore[override]
@@ -91,7 +103,7 @@ class RASModule(L.LightningModule):
         self.loss_divisor = getattr(dm, "batch_size", None)
         for key in (f"{s}/{n}" for s, names in self.set_names.items() for n in names):
             if key not in self.set_metrics:
-                self.set_metrics[key] = SODMetrics()
+                self.set_metrics[key] = SODMetrics(keep_images=key.startswith("test/"))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.hparams.channels_last:
@@ -132,8 +144,10 @@ class RASModule(L.LightningModule):
         # (no autocast, also when training in 16-mixed)
         with torch.autocast(self.device.type, enabled=False):
             logits = self(batch["image"].float())[0].float().cpu().numpy()
+        names = batch.get("name")
         for i, mask in enumerate(batch["mask"]):
-            metrics.update(logits_to_map(logits[i, 0], tuple(mask.shape[-2:]))[None], mask)
+            saliency = logits_to_map(logits[i, 0], tuple(mask.shape[-2:]))[None]
+            metrics.update(saliency, mask, names=[names[i]] if names else None)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step("val", batch, dataloader_idx)
@@ -144,6 +158,8 @@ class RASModule(L.LightningModule):
     def _log_sets(self, stage: str) -> None:
         for name in self.set_names[stage]:
             m = self.set_metrics[f"{stage}/{name}"]
+            if stage == "test":  # every rank takes part in the gather
+                self.test_images[name] = _gather(m.take_images(), self.trainer.world_size)
             if m.count == 0 and not self.trainer.world_size > 1:
                 continue
             for key, value in m.compute().items():
