@@ -53,6 +53,8 @@ def test_short_run_writes_checkpoints_metrics_and_logs(demo_root: Path, tmp_path
         header = next(csv.reader(f))
     # v1 has five side outputs, named as in the paper
     assert {f"train/loss_side{i}" for i in range(1, 6)} <= set(header)
+    # the end-of-training test's per-image rows: one per tested image (a batch of 6)
+    assert (run / "test_per_image.csv").read_text().count("\nDEMO-TE,run,") == 6
 
 
 def test_bad_data_root_is_one_clear_line(tmp_path: Path) -> None:
