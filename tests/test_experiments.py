@@ -125,6 +125,10 @@ def test_ddp_sim_test_metrics_equal_single_process(demo_root: Path, tmp_path: Pa
     assert len(keys) == 10  # the whole metric set, DEMO-TE (7 images: an uneven split)
     for k in keys:
         assert abs(m_ddp[k] - m_one[k]) <= 1e-5, (k, m_ddp[k], m_one[k])
+    # the ranks' per-image rows gathered: every test image once, as in one process
+    rows = [(ddp / "test_per_image.csv").read_text(), (single / "test_per_image.csv").read_text()]
+    images = [sorted(line.split(",")[2] for line in r.splitlines()[1:]) for r in rows]
+    assert images[0] == images[1] and len(images[0]) == 7
 
 
 def _closed_run_file(folder: Path, timeout: float = 120) -> Path:

@@ -84,17 +84,25 @@ def build_callbacks(cfg: DictConfig, val_names: list[str]) -> list:
     return callbacks
 
 
-def write_test_per_image(cfg: DictConfig, images: dict[str, list[tuple[str, dict]]]) -> None:
-    """``test_per_image.csv`` (and ``test_per_image_curves.npz``) in the run folder: every
-    test image's values (:mod:`ras_lightning.metrics.per_image`), the method named as the run
-    folder; images sorted by name (the ranks' order is not the data's)."""
-    out = Path(cfg.paths.output_dir)
-    groups = []
-    for name, items in images.items():
-        items = sorted(items, key=lambda item: item[0])
-        groups.append((name, out.name, [n for n, _ in items], [s for _, s in items]))
-    if any(g[2] for g in groups):
-        write_per_image(out, groups, "pysodmetrics", prefix="test_")
+class PerImageWriter(L.Callback):
+    """After the test, ``test_per_image.csv`` (and ``test_per_image_curves.npz``) in ``out``:
+    every test image's values (:mod:`ras_lightning.metrics.per_image`), the method named as
+    the run folder, images sorted by name (the ranks' order is not the data's). Written by
+    global rank 0 where the test ran (a ``ddp_spawn`` worker too), from the rows the module
+    gathered over the ranks (:attr:`RASModule.test_images`)."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+
+    def on_test_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        groups = []
+        for name, items in getattr(module, "test_images", {}).items():
+            items = sorted(items, key=lambda item: item[0])
+            groups.append((name, self.out.name, [n for n, _ in items], [s for _, s in items]))
+        if any(g[2] for g in groups):
+            write_per_image(self.out, groups, "pysodmetrics", prefix="test_")
 
 
 def fit_and_test(cfg: DictConfig) -> FitResult:
@@ -121,6 +129,8 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
             "data.val_sets, or test the last epoch (test_ckpt=last, the authors' choice)"
         )
     callbacks = build_callbacks(cfg, result.val_names)
+    if cfg.get("test"):
+        callbacks.append(PerImageWriter(cfg.paths.output_dir))
     loggers = build_loggers(cfg)
     # checkpoints are written beside their final name and renamed into place
     plugins = [*(cfg.trainer.get("plugins") or []), AtomicCheckpointIO()]
@@ -157,6 +167,4 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
         with quiet_trainer(on_gpu):
             trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         result.metrics.update(flat_metrics(trainer.callback_metrics))
-        if trainer.is_global_zero:
-            write_test_per_image(cfg, model.test_images)
     return result
