@@ -12,7 +12,7 @@ the authors' test scripts make it (:mod:`data.protocol`), scored in ``convention
 Nothing is written into the data: an ``output_dir`` that is (or is inside) ``data.root`` or a
 set's folders, symlinks resolved, is refused before any work. A photo or mask that does not
 decode completely is an error naming it; with ``data.on_unpaired=skip`` it is named and
-skipped (not predicted, not scored).
+skipped (not predicted, not scored). Every image's values: ``OUT/per_image.csv``.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def run(cfg: DictConfig) -> dict:
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
     write_tables(rows, out, "metrics_full", convention=str(cfg.convention))
-    write_per_image(out, per_image, str(cfg.convention))  # per_image.csv, its curves
+    write_per_image(out, per_image, str(cfg.convention))
     backbone = getattr(predictor, "backbone", None)
     lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
