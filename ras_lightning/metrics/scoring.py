@@ -29,11 +29,11 @@ from tqdm import tqdm
 
 from ras_lightning.data.checks import pixel_limit, too_large
 from ras_lightning.data.discovery import IMAGE_EXTS, describe_duplicates, scan_files
+from ras_lightning.metrics.per_image import add_up
 
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
 # (seen in the tests)
-from ras_lightning.metrics.per_image import add_up
 from ras_lightning.metrics.registry import CONVENTIONS, Convention
 from ras_lightning.utils.errors import DataError
 
