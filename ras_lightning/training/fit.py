@@ -84,21 +84,40 @@ def build_callbacks(cfg: DictConfig, val_names: list[str]) -> list:
     return callbacks
 
 
+def _gather(items: list, world_size: int) -> list:
+    """``items`` of every rank, rank by rank (each image is on one rank: unpadded sampler)."""
+    dist = torch.distributed
+    if world_size <= 1 or not (dist.is_available() and dist.is_initialized()):
+        return items
+    parts: list = [None] * world_size
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]
+
+
 class PerImageWriter(L.Callback):
     """After the test, ``test_per_image.csv`` (and ``test_per_image_curves.npz``) in ``out``:
     every test image's values (:mod:`ras_lightning.metrics.per_image`), the method named as
-    the run folder, images sorted by name (the ranks' order is not the data's). Written by
-    global rank 0 where the test ran (a ``ddp_spawn`` worker too), from the rows the module
-    gathered over the ranks (:attr:`RASModule.test_images`)."""
+    the run folder, images sorted by name (the ranks' order is not the data's). The images'
+    statistics are taken from the module's test metrics (``keep_images``) and gathered over
+    the ranks at the test epoch's end (every rank takes part; callbacks run before the
+    module's own hook, which computes and resets the metrics), and written by global rank 0
+    where the test ran (a ``ddp_spawn`` worker too)."""
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
+        self.images: dict[str, list[tuple[str, dict]]] = {}
+
+    def on_test_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.images = {
+            name: _gather(module.set_metrics[f"test/{name}"].take_images(), trainer.world_size)
+            for name in module.set_names["test"]
+        }
 
     def on_test_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
         groups = []
-        for name, items in getattr(module, "test_images", {}).items():
+        for name, items in self.images.items():
             items = sorted(items, key=lambda item: item[0])
             groups.append((name, self.out.name, [n for n, _ in items], [s for _, s in items]))
         if any(g[2] for g in groups):

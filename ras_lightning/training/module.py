@@ -19,16 +19,6 @@ from ras_lightning.training.losses import SideLoss, bce_iou_loss, deep_supervisi
 from ras_lightning.training.resume import ResumeState
 
 
-def _gather(items: list, world_size: int) -> list:
-    """``items`` of every rank, rank by rank (each image is on one rank: unpadded sampler)."""
-    dist = torch.distributed
-    if world_size <= 1 or not (dist.is_available() and dist.is_initialized()):
-        return items
-    parts: list = [None] * world_size
-    dist.all_gather_object(parts, items)
-    return [item for part in parts for item in part]
-
-
 class RASModule(L.LightningModule):
     """Trains and evaluates :class:`~ras_lightning.models.RAS`.
 
@@ -76,8 +66,6 @@ class RASModule(L.LightningModule):
             self.net.to(memory_format=torch.channels_last)
         self.set_metrics = nn.ModuleDict()  # "<val|test>/<set name>" -> SODMetrics
         self.set_names: dict[str, list[str]] = {"val": [], "test": []}
-        # test set -> (image name, statistics) of every image of the last test, all ranks
-        self.test_images: dict[str, list[tuple[str, dict]]] = {}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, **kwargs: Any) -> RASModule:  # type: ignore[override]
@@ -158,8 +146,6 @@ class RASModule(L.LightningModule):
     def _log_sets(self, stage: str) -> None:
         for name in self.set_names[stage]:
             m = self.set_metrics[f"{stage}/{name}"]
-            if stage == "test":  # every rank takes part in the gather
-                self.test_images[name] = _gather(m.take_images(), self.trainer.world_size)
             if m.count == 0 and not self.trainer.world_size > 1:
                 continue
             for key, value in m.compute().items():
