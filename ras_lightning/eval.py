@@ -1,18 +1,12 @@
 """``python -m ras_lightning.eval``: the paper's evaluation for a checkpoint or released weights.
 
-For every test set: a map per photo at the photo's size (``OUT/<set>/<stem>.png``), made as
-the authors' test scripts make it (:mod:`data.protocol`), scored in ``convention``
-(``f3net``: the MATLAB evaluation behind the published tables, the default; or
-``pysodmetrics``); then ``OUT/metrics.json``, the published figure's table ``OUT/metrics.md``
-(adaptive E-measure, S-measure, adaptive F-measure, MAE per set; FPS and model size;
-``compare=paper`` adds the paper's numbers and the differences) and the full table
-``OUT/metrics_full.md`` / ``.csv``, ``OUT/metrics.tex`` (LaTeX), and per set the PR and F curves
-(``OUT/pr_curve_<set>.png``, ``f_curve_<set>.png``, numbers in ``curves_<set>.csv``).
-
-Nothing is written into the data: an ``output_dir`` that is (or is inside) ``data.root`` or a
-set's folders, symlinks resolved, is refused before any work. A photo or mask that does not
-decode completely is an error naming it; with ``data.on_unpaired=skip`` it is named and
-skipped (not predicted, not scored). Every image's values: ``OUT/per_image.csv``.
+Per test set, a map per photo as the authors' test scripts make it (``OUT/<set>/<stem>.png``;
+:mod:`ras_lightning.data.protocol`), scored in ``convention`` (``f3net``, the MATLAB evaluation
+of the published tables, or ``pysodmetrics``) -> ``OUT/metrics.json``, the published figure's
+table with FPS and size ``metrics.md`` (``compare=paper``: the paper's numbers beside),
+``metrics_full.md``/``.csv``, ``metrics.tex``, ``per_image.csv``, the PR/F curves. Nothing is
+written into the data; an undecodable photo or mask is an error (``data.on_unpaired=skip``:
+named and skipped).
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """``python -m ras_lightning.score``: score folders of saliency maps (Hydra app).
 
-One folder: ``gt_dir=GT pred_dir=PRED output_dir=OUT`` writes ``OUT/metrics.json`` (the
-registry's metric keys: the contract's ten and any registered metric, then ``convention``),
-``OUT/metrics.md`` / ``.csv`` (the convention in a last column) / ``.tex`` (LaTeX, booktabs),
-``OUT/pr_curve_*.png`` / ``f_curve_*.png`` (numbers: ``curves_*.csv``), ``OUT/per_image.csv``.
-``output_dir`` may not be (or be inside) a folder it reads, symlinks resolved; a mask or map
-that does not decode completely is an error naming it (with ``missing=skip``: named and skipped).
-Several: ``+datasets={name: gt_dir}`` and ``+methods={name: maps_dir}`` give one table and one
-pair of plots per dataset, and ``metrics.json`` as ``{dataset: {method: {metric: value}}}``
-with ``convention`` beside the datasets.
+One folder (``gt_dir=GT pred_dir=PRED output_dir=OUT``) or several (``+datasets={name: gt_dir}
++methods={name: maps_dir}``, one table and pair of plots per dataset) -> ``OUT/metrics.json``
+(metric keys, or ``{dataset: {method: {...}}}``; then ``convention``), ``metrics.md``/``.csv``/
+``.tex``, ``per_image.csv``, the PR/F curves (``*_curve_*.png``, ``curves_*.csv``). Nothing is
+written into a folder it reads; an undecodable mask or map is an error (``missing=skip``: named).
 """
 
 from __future__ import annotations
