@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import onnxruntime
 
 from ras_lightning.models.weights import load_weights
+from ras_lightning.utils.files import replacing
 from ras_lightning.utils.timing import model_size_mb
 
 # raised whenever an entry's content or metadata changes, so older entries are never hit
@@ -122,25 +122,12 @@ def optimized_path(entry: Path) -> Path:
     return entry.with_name(f"{entry.stem}.ort-{cpu_tag()}.onnx")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
 def atomic_file(dest: Path) -> Iterator[Path]:
     """A temporary path beside ``dest``, moved onto ``dest`` when the block succeeds (and
-    removed when it fails); made readable as any new file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> as any new file
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    removed when it fails); an ``OSError`` comes out as it is: a read-only cache still works."""
+    with replacing(dest, suffix=".tmp") as tmp:
+        yield tmp
 
 
 def fill(weights: str | os.PathLike, dest: Path, trust: bool = False) -> float:

@@ -21,7 +21,14 @@ from pathlib import Path
 
 from ras_lightning.utils.errors import UserError
 
-__all__ = ["atomic_path", "check_destination", "make_folder", "probe_writable", "write_atomic"]
+__all__ = [
+    "atomic_path",
+    "check_destination",
+    "make_folder",
+    "probe_writable",
+    "replacing",
+    "write_atomic",
+]
 
 
 def _reason(err: OSError) -> str:
@@ -73,32 +80,38 @@ def check_destination(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path in ``path``'s folder (with ``path``'s extension, for writers that go by
-    it) for the block to write; renamed onto ``path`` when the block succeeds, removed when it
-    fails. Any ``OSError``, in the block or the rename, is ``UserError`` ``cannot write PATH:
-    reason``; other exceptions pass through (the temporary file removed all the same)."""
-    path = Path(path)
-    dest = check_destination(path)
-    make_folder(dest.parent, path)
-    try:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{dest.stem}.", suffix=f".part{dest.suffix}", dir=dest.parent
-        )
-        os.close(fd)
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {_reason(err)}") from None
+def replacing(dest: Path, suffix: str | None = None) -> Iterator[Path]:
+    """A temporary path beside ``dest`` (ending ``suffix``, by default ``.part`` + ``dest``'s
+    extension, for writers that go by it), moved onto ``dest`` when the block succeeds and
+    removed when it fails; made readable as any new file. An ``OSError`` comes out as it is:
+    for callers that can do without the file (a cache); :func:`atomic_path` reports it."""
+    suffix = f".part{dest.suffix}" if suffix is None else suffix
+    fd, name = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> as any new file
         os.replace(tmp, dest)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {_reason(err)}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder for the block to write, renamed onto ``path``
+    when the block succeeds, removed when it fails (:func:`replacing`). Any ``OSError``, in
+    the block or the rename, is ``UserError`` ``cannot write PATH: reason``; other exceptions
+    pass through (the temporary file removed all the same)."""
+    path = Path(path)
+    dest = check_destination(path)
+    make_folder(dest.parent, path)
+    try:
+        with replacing(dest) as tmp:
+            yield tmp
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {_reason(err)}") from None
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
