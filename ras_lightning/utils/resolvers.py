@@ -2,13 +2,15 @@
 
 They pick the fast settings per device, so one config is right on a laptop CPU and on a GPU
 node: mixed precision and cuDNN autotuning only where CUDA runs the model, loader workers
-where an accelerator waits for data.
+where an accelerator waits for data; and a job's devices and nodes from what the Hydra
+launcher requested (``hydra/launcher=slurm``).
 """
 
 from __future__ import annotations
 
 import os
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from ras_lightning.utils.devices import runs_on_cuda
@@ -47,11 +49,23 @@ def loader_workers(gpu_workers: int = 8, cpu_workers: int = 0, accelerator: str 
     return max(0, min(int(gpu_workers), share - 1))
 
 
+def launcher_count(key: str, default: int) -> int:
+    """The Hydra launcher's ``key`` (``gpus_per_node``, ``nodes``) when it sets it to a count
+    > 0, else ``default``: under ``hydra/launcher=slurm|local`` a job's ``trainer.devices``
+    and ``trainer.num_nodes`` follow the GPUs and nodes the launcher requested, and without
+    such a launcher (or outside a Hydra job) the trainer's own default stands."""
+    if not HydraConfig.initialized():
+        return int(default)
+    value = OmegaConf.select(HydraConfig.get(), f"launcher.{key}", default=None)
+    return int(value) if isinstance(value, int) and value > 0 else int(default)
+
+
 def register_resolvers() -> None:
     for name, fn in (
         ("mixed_precision", mixed_precision),
         ("on_gpu", on_gpu),
         ("loader_workers", loader_workers),
+        ("launcher_count", launcher_count),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
