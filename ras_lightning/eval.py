@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
-from ras_lightning.metrics.latex import check_tex_ci
+from ras_lightning.metrics.intervals import check_ci, write_intervals
 from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
@@ -45,7 +45,7 @@ def run(cfg: DictConfig) -> dict:
     require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
     choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
     require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
-    check_tex_ci(cfg.get("tex_ci", False))
+    boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
     compare = str(cfg.get("compare") or "none")
     if compare not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")
@@ -74,7 +74,9 @@ def run(cfg: DictConfig) -> dict:
         per_image.append((name, method, score.images, score.stats))
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
-    write_tables(rows, out, "metrics_full", convention=str(cfg.convention))
+    stats, where = [g[3] for g in per_image], lambda r: ("sets", r["dataset"])
+    write_intervals(boot, out, {"sets": results, **info}, rows, stats, cfg.convention, where)
+    write_tables(rows, out, "metrics_full", str(cfg.convention), cfg.get("tex_ci", False))
     write_per_image(out, per_image, str(cfg.convention))
     backbone = getattr(predictor, "backbone", None)
     lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ras_lightning.metrics.latex import check_tex_ci
+from ras_lightning.metrics.convention_diff import score_both
+from ras_lightning.metrics.intervals import check_ci, write_intervals
 from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.metrics.registry import CONVENTIONS, metric_names
+from ras_lightning.metrics.report_page import score_sets, write_report
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import plan_folders, score_folder
 from ras_lightning.utils.entry import hydra_command
@@ -44,8 +46,10 @@ def run(cfg: DictConfig) -> dict:
         require(cfg, {"gt_dir": "the folder of masks", "pred_dir": "the folder of maps"}, EXAMPLE)
     require(cfg, {"output_dir": "where to write the tables and plots"}, EXAMPLE)
     require_counts(cfg, {"workers": 1}, nullable=("workers",))
-    require_choices(cfg, {"missing": ("error", "skip"), "convention": tuple(CONVENTIONS)})
-    check_tex_ci(cfg.get("tex_ci", False))
+    require_choices(cfg, {"missing": ("error", "skip"), "convention": (*CONVENTIONS, "both")})
+    boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
+    if cfg.convention == "both":  # each convention in its sub-folder, then side by side
+        return score_both(cfg, run)
     out = Path(cfg.output_dir).expanduser()
     if single:
         datasets = {Path(cfg.gt_dir).parent.name or "dataset": cfg.gt_dir}
@@ -80,8 +84,12 @@ def run(cfg: DictConfig) -> dict:
     summary = {k: rows[0][k] for k in metric_names() if k in rows[0]} if single else results
     summary = {**summary, "convention": str(cfg.convention)}
     write_json(summary, out / "metrics.json")
-    write_tables(rows, out, convention=str(cfg.convention))
+    where = (lambda r: ()) if single else (lambda r: (r["dataset"], r["method"]))
+    write_intervals(boot, out, summary, rows, [g[3] for g in per_image], cfg.convention, where)
+    write_tables(rows, out, convention=str(cfg.convention), tex_ci=cfg.get("tex_ci", False))
     write_per_image(out, per_image, str(cfg.convention))
+    if cfg.get("report", True):  # report.html: tables, curves, a browser of the images
+        write_report(out, score_sets(datasets, pred_dirs), workers=cfg.workers)
     print((out / "metrics.md").read_text(), end="")
     log.info("wrote %s", out / "metrics.json")
     return results

@@ -1,6 +1,6 @@
 """``metrics.tex`` (:mod:`ras_lightning.metrics.latex`): booktabs, arrows, best/second marks
-per dataset, escaping; ``score`` writes it; ``tex_ci=true`` is refused until intervals exist;
-eval's paper table keeps the published figure's column order."""
+per dataset, escaping; ``score`` writes it; ``tex_ci=true`` is refused without intervals
+(``ci=null``; with them: tests/test_bootstrap.py); eval's paper table keeps the published figure's column order."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_score_writes_metrics_tex_and_refuses_tex_ci(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = (f"gt_dir={gt}", f"pred_dir={pred}", "workers=1", "plots=false", "progress=false")
     with pytest.raises(UserError, match=r"tex_ci=true: .*intervals need `ci`"):
-        run_command("score", *args, f"output_dir={out}", "tex_ci=true")
+        run_command("score", *args, f"output_dir={out}", "tex_ci=true", "ci=null")
     assert not out.exists()  # refused before any work
     with pytest.raises(UserError, match="tex_ci='yes': must be true or false"):
         run_command("score", *args, f"output_dir={out}", "tex_ci=yes")
@@ -102,7 +102,11 @@ def test_score_writes_metrics_tex_and_refuses_tex_ci(tmp_path: Path) -> None:
 def test_eval_refuses_tex_ci_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="intervals need `ci`"):
         run_command(
-            "eval", f"weights={tmp_path / 'none.ckpt'}", f"output_dir={tmp_path}", "tex_ci=true"
+            "eval",
+            f"weights={tmp_path / 'none.ckpt'}",
+            f"output_dir={tmp_path}",
+            "tex_ci=true",
+            "ci=null",
         )
 
 

@@ -8,6 +8,11 @@ dataset the best value of each column is bold and the second underlined, ranked 
 nothing to compare), one with two marks only the best (the second would be the last). Method,
 dataset and metric names are escaped, so a name such as ``U2Net_p & co`` compiles as written.
 Needs ``\\usepackage{booktabs}``.
+
+With ``tex_ci=true`` (``score``/``eval``; :func:`latex_table`'s ``tex_ci``) each value that
+has a confidence interval (a row's :data:`~ras_lightning.metrics.intervals.CI_KEY`) is followed
+by ``$\\pm$`` its half-width in small print (:mod:`ras_lightning.metrics.intervals`); the
+marks stay on the value.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ras_lightning.metrics.intervals import CI_KEY, Intervals, check_tex_ci
 from ras_lightning.metrics.registry import METRICS, metric_names
-from ras_lightning.utils.errors import UserError
 from ras_lightning.utils.files import write_atomic
 
 __all__ = ["check_tex_ci", "escape", "latex_table", "write_latex"]
@@ -47,19 +52,6 @@ def escape(text: object) -> str:
     return "".join(_ESCAPES.get(c, c) for c in " ".join(str(text).splitlines()))
 
 
-def check_tex_ci(tex_ci: object, intervals: bool = False) -> None:
-    """Refuse, before any work, a ``tex_ci`` that is not a boolean, or ``tex_ci=true`` when
-    no confidence intervals are computed (``intervals``): printing the table without them
-    would drop what was asked for without saying so."""
-    if not isinstance(tex_ci, bool):
-        raise UserError(f"tex_ci={tex_ci!r}: must be true or false")
-    if tex_ci and not intervals:
-        raise UserError(
-            "tex_ci=true: no intervals to print; intervals need `ci` (confidence intervals, "
-            "issue 22 part 2), which this version does not compute yet; set tex_ci=false"
-        )
-
-
 def _number(value: object, digits: int) -> str | None:
     """``value`` printed with ``digits`` decimals, or None when absent or not finite."""
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -86,12 +78,26 @@ def _marks(cells: Sequence[str | None], higher_is_better: bool) -> list[str]:
     return out
 
 
+def _with_ci(cell: str, row: Mapping[str, object], name: str, digits: int) -> str:
+    """``cell`` followed by ``$\\pm$`` the half-width of the row's interval of ``name``, in
+    small print (the cell as it is when there is none)."""
+    intervals = row.get(CI_KEY)
+    if cell == "--" or not isinstance(intervals, Intervals):
+        return cell
+    half = intervals.half(name, row.get(name))
+    return cell if half is None else rf"{cell}\,{{\scriptsize$\pm${half:.{digits}f}}}"
+
+
 def latex_table(
-    rows: Sequence[Mapping[str, object]], convention: str | None = None, digits: int = 3
+    rows: Sequence[Mapping[str, object]],
+    convention: str | None = None,
+    digits: int = 3,
+    tex_ci: bool = False,
 ) -> str:
     """``rows`` of {dataset, method, <metric>: value} as a booktabs ``tabular`` (see the
     module); the metrics are those in any row, in the registry's order; a missing or
-    non-finite value prints as ``--`` and is not ranked."""
+    non-finite value prints as ``--`` and is not ranked. ``tex_ci``: each value with an
+    interval (the row's :data:`CI_KEY`) followed by ``$\\pm$`` its half-width."""
     names = [k for k in metric_names() if any(k in r for r in rows)]
     arrows = {True: r"$\uparrow$", False: r"$\downarrow$"}
     head = [f"{escape(METRICS[k].title)} {arrows[METRICS[k].higher_is_better]}" for k in names]
@@ -100,6 +106,11 @@ def latex_table(
         rf"% ras-lightning scores{made_by}; needs \usepackage{{booktabs}}",
         "% per dataset: best of each column in bold, second underlined",
         r"% too wide for the page? \resizebox{\linewidth}{!}{\input{metrics.tex}} (graphicx)",
+        *(
+            [f"% value $\\pm$ h: {_ci_note(rows)}"]
+            if tex_ci and any(isinstance(r.get(CI_KEY), Intervals) for r in rows)
+            else []
+        ),
         rf"\begin{{tabular}}{{ll{'r' * len(names)}}}",
         r"\toprule",
         " & ".join(["Dataset", "Method", *head]) + r" \\",
@@ -114,14 +125,26 @@ def latex_table(
         lines.append(r"\midrule")
         for i, r in enumerate(group):
             first = escape(dataset) if i == 0 else ""
-            cells = [first, escape(r["method"]), *(col[i] for col in columns)]
+            values = [col[i] for col in columns]
+            if tex_ci:
+                values = [_with_ci(v, r, k, digits) for v, k in zip(values, names, strict=True)]
+            cells = [first, escape(r["method"]), *values]
             lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
+def _ci_note(rows: Sequence[Mapping[str, object]]) -> str:
+    """What the ``$\\pm$`` means (the first row's interval settings), for the comment line."""
+    intervals = next(r[CI_KEY] for r in rows if isinstance(r.get(CI_KEY), Intervals))
+    return intervals.note().removeprefix("± : ")
+
+
 def write_latex(
-    rows: Sequence[Mapping[str, object]], path: Path, convention: str | None = None
+    rows: Sequence[Mapping[str, object]],
+    path: Path,
+    convention: str | None = None,
+    tex_ci: bool = False,
 ) -> Path:
     """:func:`latex_table` of ``rows`` at ``path``, whole or not at all."""
-    return write_atomic(path, latex_table(rows, convention))
+    return write_atomic(path, latex_table(rows, convention, tex_ci=tex_ci))

@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+from ras_lightning.metrics.intervals import CI_KEY
 from ras_lightning.metrics.latex import write_latex
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
 from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
@@ -72,13 +73,20 @@ def describe_score(what: str, score: FolderScore) -> str:
 
 
 def write_tables(
-    rows: list[dict], out_dir: Path, name: str = "metrics", convention: str | None = None
+    rows: list[dict],
+    out_dir: Path,
+    name: str = "metrics",
+    convention: str | None = None,
+    tex_ci: bool = False,
 ) -> None:
     """``rows`` of {dataset, method, count, <metric>: value} as ``name``.md and ``name``.csv,
     and as ``metrics.tex`` whatever ``name`` (:mod:`.latex`; eval's ``metrics.md`` is its paper
     table, its ``metrics.tex`` has every metric); ``convention``: the scoring convention as a
     last column of the tables and in the LaTeX comment line (numbers of the two conventions
-    differ, so a row copied elsewhere keeps how it was scored)."""
+    differ, so a row copied elsewhere keeps how it was scored). A row with intervals
+    (:data:`.intervals.CI_KEY`) prints ``value ± half-width`` in the Markdown table (a note
+    under it says what ± means), and in ``metrics.tex`` with ``tex_ci``; the CSV keeps the
+    values alone (the intervals are in ``metrics_ci.json``)."""
     names = [k for k in metric_names() if any(k in r for r in rows)]  # a convention may lack some
     keys = ["dataset", "method", "count", *names, *(["convention"] if convention else [])]
     table = io.StringIO(newline="")
@@ -90,15 +98,23 @@ def write_tables(
     head += ["convention"] if convention else []
     lines = ["| " + " | ".join(map(cell, head)) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        vals = [f"{r[k]:.4f}" if k in r else "" for k in names]
+        ci = r.get(CI_KEY)
+        vals = [(ci.cell(k, r[k]) if ci else f"{r[k]:.4f}") if k in r else "" for k in names]
         vals += [cell(convention)] if convention else []
         lines.append(
             f"| {cell(r['dataset'])} | {cell(r['method'])} | {r['count']} | "
             + " | ".join(vals)
             + " |"
         )
+    lines += ci_note(rows)
     write_atomic(out_dir / f"{name}.md", "\n".join(lines) + "\n")
-    write_latex(rows, out_dir / "metrics.tex", convention)
+    write_latex(rows, out_dir / "metrics.tex", convention, tex_ci)
+
+
+def ci_note(rows: list[dict]) -> list[str]:
+    """A blank line and what ``±`` means, when a row has intervals; else nothing."""
+    ci = next((r[CI_KEY] for r in rows if r.get(CI_KEY)), None)
+    return ["", ci.note()] if ci else []
 
 
 def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
@@ -117,7 +133,10 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
         name = cell(r["dataset"])
         lines.append(
             f"| {name} | {cell(r['method'])} | {r['count']} | "
-            + " | ".join(f"{v:.3f}" for v in ours)
+            + " | ".join(
+                r[CI_KEY].cell(k, v, 3) if r.get(CI_KEY) else f"{v:.3f}"
+                for k, v in zip(PAPER_COLUMNS, ours, strict=True)
+            )
             + " |"
         )
         paper = published(version, r["dataset"]) if compare else None
@@ -234,6 +253,7 @@ def eval_report(
     for every way the setup differs from the paper's (:func:`paper_caveats`): a 64-px
     ResNet-18 or a pysodmetrics table beside the paper's row is no like-for-like comparison."""
     lines = paper_table(rows, convention, info["version"], compare)
+    lines += ci_note(rows)
     lines += ["", *speed_lines(info, method, compare)]
     caveats = paper_caveats(convention, backbone, info["input_size"]) if compare else []
     for caveat in caveats:
