@@ -6,7 +6,7 @@ of the published tables, or ``pysodmetrics``) -> ``OUT/metrics.json``, the publi
 table with FPS and size ``metrics.md`` (``compare=paper``: the paper's numbers beside),
 ``metrics_full.md``/``.csv``, ``metrics.tex``, ``per_image.csv``, the PR/F curves. Nothing is
 written into the data; an undecodable photo or mask is an error (``data.on_unpaired=skip``:
-named and skipped).
+named and skipped). ``devices=N`` (or ``torchrun``/``srun``): the photos split over processes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from ras_lightning.inference import distributed
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.intervals import check_ci, write_intervals
@@ -50,6 +51,9 @@ def run(cfg: DictConfig) -> dict:
     if compare not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")
     out = Path(str(cfg.output_dir)).expanduser()
+    if (spawned := distributed.spawn(cfg, run)) is not None:  # devices=N: N processes
+        return spawned
+    group, cfg = distributed.start(cfg)  # each process: its share of every set's photos
     data, skip = cfg.data, cfg.data.on_unpaired == "skip"
     sets = find_test_sets(
         data.root,
@@ -64,14 +68,17 @@ def run(cfg: DictConfig) -> dict:
     method = Path(str(cfg.weights)).name
     results, rows, per_image = {}, [], []
     for name, test_set in sets.items():
-        score = evaluate_set(
-            predictor, test_set, out / name, str(cfg.convention), skip, cfg.workers, cfg.progress
-        )
+        score = evaluate_set(predictor, test_set, out / name, str(cfg.convention), skip,
+                             cfg.workers, cfg.progress, group)  # fmt: skip
+        if score is None:  # rank > 0: its share went to rank 0, which writes the files
+            continue
         if cfg.get("plots", True):
             plot_curves({method: score.curves}, out, name)
         results[name] = score.metrics
         rows.append({"dataset": name, "method": method, "count": score.count, **score.metrics})
         per_image.append((name, method, score.images, score.stats))
+    if not group.main:
+        return {}
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
     write_json({"sets": results, **info}, out / "metrics.json")
     stats, where = [g[3] for g in per_image], lambda r: ("sets", r["dataset"])

@@ -11,7 +11,8 @@ claims more than ``max_pixels`` pixels, are named and skipped,
 ``overwrite=false`` skips outputs already there; the last line counts what was written and
 skipped; nothing written is exit status 1. Every setting and the output folder are checked
 before the network is loaded; folders are created only to write a file; nothing is written
-into the input folder.
+into the input folder. ``devices=N``: N processes (one per GPU; or a share of the CPU cores
+each), or the processes of ``torchrun``/``srun``, each writing its share of the sorted files.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from ras_lightning.data.checks import pixel_limit
-from ras_lightning.inference import inputs
+from ras_lightning.inference import distributed, inputs
 from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.files import EXISTING, NOT_MEDIA, Tally, predict_files
 from ras_lightning.inference.outputs import output_settings, render
@@ -49,10 +50,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(str(cfg.output)).expanduser()
     max_pixels = pixel_limit(cfg.get("max_pixels"), "max_pixels")
     plan = inputs.plan(str(cfg.input), out, kind, bool(cfg.recursive))
-    tally, jobs = Tally(), plan.jobs
+    if (spawned := distributed.spawn(cfg, run)) is not None:  # devices=N: N processes
+        return spawned
+    group, cfg = distributed.start(cfg)  # each process: its share of the sorted files
+    files = set(distributed.shard_of(plan.files, group))
+    tally, jobs = Tally(), [j for j in plan.jobs if j.src in files]
     media = {j.src for j in jobs}
     for f in plan.files:
-        if f not in media:
+        if f in files and f not in media:
             tally.skip(f, NOT_MEDIA, "not an image or video file")
     if not cfg.overwrite:  # resume: outputs already there are kept, their inputs not read
         todo = [j for j in jobs if not j.dest.exists()]
@@ -66,7 +71,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if jobs:  # the network is loaded only when there is work
             predictor = make_predictor(cfg)
             predict_files(predictor, jobs, make, tally, bool(cfg.progress), max_pixels)
-    finally:  # also when a write fails: the counts so far
+    except BaseException:  # also when a write fails: this process's counts so far
+        print(tally.line(out), flush=True)
+        raise
+    tally = Tally.total(distributed.all_gather(group, tally))
+    if group.main:
         print(tally.line(out), flush=True)
     if tally.written == 0 and not tally.skipped[EXISTING]:
         raise UserError(f"nothing written: no photo or video in input={cfg.input} could be read")

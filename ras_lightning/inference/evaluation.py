@@ -21,8 +21,10 @@ from tqdm import tqdm
 from ras_lightning.data.discovery import discover_set, find_set_dirs
 from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
+from ras_lightning.inference.distributed import Group, gather, shard
 from ras_lightning.inference.predictor import BatchedPredictor
-from ras_lightning.metrics.scoring import FolderScore, score_folder
+from ras_lightning.metrics.per_image import add_up
+from ras_lightning.metrics.scoring import FolderScore, check_convention, score_folder
 from ras_lightning.utils.errors import DataError, UserError, check_outside
 from ras_lightning.utils.files import make_folder, write_atomic
 from ras_lightning.utils.text import plural
@@ -31,6 +33,7 @@ log = logging.getLogger("ras_lightning.eval")
 
 #: the setting that turns a broken file from an error into a warning
 SKIP_HINT = "data.on_unpaired=skip"
+ALONE = Group()
 
 
 @dataclass
@@ -99,9 +102,11 @@ def predict_maps(
     out: Path,
     skip: bool = False,
     progress: bool = True,
+    require_any: bool = True,
 ) -> set[str]:
     """Write the map of every photo of ``test_set`` as ``out/<stem>.png`` (at the photo's
-    size), each whole or not at all; return the stems written."""
+    size), each whole or not at all; return the stems written (``require_any``: none is an
+    error)."""
     make_folder(out)
 
     def photos() -> Iterator[tuple[str, np.ndarray]]:
@@ -126,7 +131,7 @@ def predict_maps(
         done.add(stem)
         bar.update(1)
     bar.close()
-    if not done:
+    if not done and require_any:
         raise DataError(f"dataset '{test_set.name}': no photo could be read")
     return done
 
@@ -139,21 +144,35 @@ def evaluate_set(
     skip: bool = False,
     workers: int | None = None,
     progress: bool = True,
-) -> FolderScore:
+    group: Group = ALONE,
+) -> FolderScore | None:
     """Predict ``test_set``'s maps into ``out`` and score them in ``convention``: only this
-    run's maps, so a stale map of a skipped photo is not scored."""
-    done = predict_maps(predictor, test_set, out, skip, progress)
-    score = score_folder(
-        test_set.mask_dir,
-        out,
-        "skip" if skip else "error",
-        workers,
-        progress,
-        desc=f"score {test_set.name}",
-        convention=convention,
-        only=done,
-        skip_hint=SKIP_HINT,
-    )
+    run's maps, so a stale map of a skipped photo is not scored. Across processes
+    (``group``), each predicts and scores its shard of the photos (by name) and rank 0 adds
+    every image's statistics up in the one-process order (the same metrics to the bit); the
+    other ranks get None."""
+    samples = shard(sorted(test_set.samples, key=lambda s: s.name), group.rank, group.world)
+    mine = EvalSet(test_set.name, samples, test_set.image_dir, test_set.mask_dir)
+    done = predict_maps(predictor, mine, out, skip, progress, require_any=group.world == 1)
+    part = None
+    if done:
+        part = score_folder(
+            test_set.mask_dir,
+            out,
+            "skip" if skip else "error",
+            workers,
+            progress,
+            desc=f"score {test_set.name}",
+            convention=convention,
+            only=done,
+            skip_hint=SKIP_HINT,
+        )
+    parts = gather(group, part)
+    if parts is None:
+        return None
+    score = merge_scores([p for p in parts if p is not None], convention)
+    if score is None:
+        raise DataError(f"dataset '{test_set.name}': no photo could be read")
     for bad in score.broken:
         log.warning("skipped: %s", bad)
     log.info(
@@ -164,6 +183,33 @@ def evaluate_set(
         score.metrics["mae"],
     )
     return score
+
+
+def merge_scores(parts: list[FolderScore], convention: str) -> FolderScore | None:
+    """One folder's score from the scores of disjoint parts of it: every image's statistics
+    added up in the order one process adds them (by name), the metrics computed from that
+    sum (None without parts)."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    conv = check_convention(convention)
+    images = sorted(
+        ((stem, stats) for p in parts for stem, stats in zip(p.images, p.stats, strict=True)),
+        key=lambda item: item[0],
+    )
+    stems, stats = [s for s, _ in images], [st for _, st in images]
+    totals, count = add_up(stats), len(stats)
+    return FolderScore(
+        conv.summarise(totals, count),
+        conv.curves(totals, count),
+        count,
+        sum(p.resized for p in parts),
+        sorted(m for p in parts for m in p.missing),
+        [b for p in parts for b in p.broken],
+        stems,
+        stats,
+    )
 
 
 def model_info(predictor: BatchedPredictor, weights: str, fps_runs: int | None) -> dict:

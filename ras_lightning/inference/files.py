@@ -49,6 +49,15 @@ class Tally:
         self.skipped[reason] += 1
         log.warning("skipped %s: %s", path, detail)
 
+    @classmethod
+    def total(cls, parts: list[Tally]) -> Tally:
+        """The counts of every process's tally together (``predict`` across processes)."""
+        out = cls()
+        for part in parts:
+            out.written += part.written
+            out.skipped.update(part.skipped)
+        return out
+
 
 def video_too_large(path: Path, limit: int) -> str | None:
     """The one-line problem of a video whose container claims frames of more than ``limit``
