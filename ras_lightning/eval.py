@@ -22,6 +22,7 @@ from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, mod
 from ras_lightning.metrics.intervals import check_ci, write_intervals
 from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.metrics.registry import CONVENTIONS
+from ras_lightning.metrics.report_page import eval_sets, write_report
 from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, require, require_choices, require_counts
@@ -88,6 +89,8 @@ def run(cfg: DictConfig) -> dict:
     backbone = getattr(predictor, "backbone", None)
     lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
+    if cfg.get("report", True):  # report.html: run, tables, curves, a browser of the images
+        write_report(out, eval_sets(sets, out, method), weights=cfg.weights, workers=cfg.workers)
     print((out / "metrics.md").read_text(), end="")
     return {"sets": results, **info}
 
