@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from ras_lightning.metrics import report_images as pics
@@ -94,9 +93,8 @@ def test_score_report(tmp_path: Path) -> None:
         for rel in d["full"][kind]:
             assert (out / rel).is_file() and not rel.startswith("..")
     # the inverted maps are worse: their MAE per image above the noisy maps'
-    assert all(
-        b > a for a, b in zip(d["values"]["noisy"]["mae"], d["values"]["inverted"]["mae"])
-    )
+    noisy, inverted = d["values"]["noisy"]["mae"], d["values"]["inverted"]["mae"]
+    assert all(b > a for a, b in zip(noisy, inverted, strict=True))
 
     # a second run reads no picture again; a changed map remakes only its image's pictures
     before = pictures(out)
