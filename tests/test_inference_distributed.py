@@ -154,7 +154,9 @@ def test_eval_on_two_processes_equals_one_byte_for_byte(tiny_ckpt: Path, tmp_pat
     with np.load(one / npz) as x, np.load(two / npz) as y:
         assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files)
     json_one = json.loads((one / "metrics.json").read_text())
-    assert json_one["sets"]["TINY"] == json.loads((two / "metrics.json").read_text())["sets"]["TINY"]
+    assert (
+        json_one["sets"]["TINY"] == json.loads((two / "metrics.json").read_text())["sets"]["TINY"]
+    )
     mine = [d for d in writes if Path(d).is_relative_to(two.resolve())]
     assert sorted(mine) == sorted(str((two / k).resolve()) for k in b)  # every output ...
     assert all(writes[d] == 1 for d in mine), writes  # ... written exactly once
@@ -183,3 +185,64 @@ def test_predict_on_two_processes_equals_one_and_counts_all(
     mine = [d for d in writes if Path(d).is_relative_to(out2.resolve())]
     assert len(mine) == 5 and all(writes[d] == 1 for d in mine)
     assert len(pids) == 2
+
+
+# ---- the checked fast GPU mode (issue 24 part 4c): its check, on the CPU -----------------
+
+
+def _logits(seed: int, n: int = 2, size: int = 24) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 3, (n, 1, size, size)).astype(np.float32)
+
+
+def test_map_drift_counts_gray_levels_of_the_saved_maps() -> None:
+    from ras_lightning.inference.fast import map_drift
+
+    a = _logits(0)
+    assert map_drift(a, a.copy()) == 0
+    b = a.copy()
+    b[1, 0, 3, 4] += 5.0  # one pixel of one image far off
+    assert map_drift(a, b) > 2
+
+
+@pytest.mark.parametrize(
+    ("noise", "state", "calls"),
+    [(1e-5, "fast", [True]), (0.5, "plain", [True, False])],
+)
+def test_checked_fast_keeps_the_fast_path_only_within_two_levels(
+    noise: float, state: str, calls: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ras_lightning.inference import fast as fast_mod
+
+    tf32: list[bool] = []
+    monkeypatch.setattr(fast_mod, "set_tf32", tf32.append)
+    x = _logits(1)
+    noisy = x + np.random.default_rng(2).normal(0, noise, x.shape).astype(np.float32)
+    checked = fast_mod.CheckedFast(lambda t: t, lambda t: noisy)
+    first = checked.run(x)
+    assert checked.state == state and tf32[1 : 1 + len(calls)] == calls and tf32[0] is False
+    # the first batch's maps are fp32's where the check failed, the fast ones where it passed
+    assert np.array_equal(first, noisy if state == "fast" else x)
+    assert np.array_equal(checked.run(x), noisy if state == "fast" else x)  # no recheck
+    assert (checked.drift <= fast_mod.MAX_DRIFT) == (state == "fast")
+
+
+def test_fast_mode_is_off_on_a_cpu_and_checked(tiny_ckpt: Path) -> None:
+    from ras_lightning.inference.backends import make_predictor
+
+    cfg = compose_config(f"weights={tiny_ckpt}", "input=x", "output=y", config="predict")
+    assert cfg.fast == "auto"
+    with pytest.raises(UserError, match="fast="):
+        make_predictor(compose_config(f"weights={tiny_ckpt}", "input=x", "output=y", "fast=2",
+                                      config="predict"))  # fmt: skip
+    cpu = make_predictor(
+        compose_config(
+            f"weights={tiny_ckpt}",
+            "input=x",
+            "output=y",
+            "backend=torch",
+            "device=cpu",
+            "fast=true",
+            config="predict",
+        )  # fmt: skip
+    )
+    assert cpu.fast is None and cpu.name == "PyTorch"  # today's CPU path, unchanged

@@ -41,8 +41,10 @@ def choose_backend(backend: str, device: str, weights: str) -> str:
 
 def make_predictor(cfg: Any) -> BatchedPredictor:
     """The predictor for a ``predict`` / ``eval`` config (weights, backend, device, batching,
-    minmax, fold_bn, channels_last, half, threads, cache_dir, trust_weights)."""
+    minmax, fold_bn, channels_last, half, fast, threads, cache_dir, trust_weights)."""
     backend = choose_backend(str(cfg.backend), str(cfg.device), str(cfg.weights))
+    if cfg.get("fast", "auto") not in ("auto", True, False):
+        raise UserError(f"fast={cfg.fast!r}: must be auto, true or false")
     trust, minmax = bool(cfg.get("trust_weights", False)), bool(cfg.get("minmax", True))
     if backend == "onnxruntime":
         if str(cfg.device) not in ("auto", "cpu"):
@@ -65,4 +67,5 @@ def make_predictor(cfg: Any) -> BatchedPredictor:
         cfg.channels_last,
         cfg.half,
         minmax,
+        cfg.get("fast", "auto"),
     )
