@@ -16,8 +16,9 @@ from torch.utils.data import DataLoader
 from ras_lightning.data.collate import TrainCollate, eval_collate
 from ras_lightning.data.dataset import SODDataset
 from ras_lightning.data.demo import make_demo_data
-from ras_lightning.data.discovery import discover_set
+from ras_lightning.data.discovery import discover_set, find_set_dirs
 from ras_lightning.data.integrity import verify_sets
+from ras_lightning.data.leaks import audit_leaks
 from ras_lightning.data.sample import Sample
 from ras_lightning.data.samplers import (
     ResumableLoader,
@@ -25,6 +26,7 @@ from ras_lightning.data.samplers import (
     UnpaddedDistributedSampler,
 )
 from ras_lightning.data.transforms import eval_transform, train_transform
+from ras_lightning.utils.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ class SODDataModule(L.LightningDataModule):
     (:mod:`ras_lightning.data.integrity`, cached across runs): :meth:`prepare_data` (rank 0
     under DDP) checks the sets of the trainer's stage (fit: train + validation; without a
     trainer, fit), :meth:`setup` any set not checked yet.
+
+    Leaks (``ras-audit``): when an audit of the training photos' folder exists (``audit_dir``,
+    else the latest one in the cache), set-up logs one line with its count of test photos
+    found in the training set; ``exclude_leaks=True`` drops them from the test sets
+    (:attr:`excluded_leaks`: set -> file names) and needs an audit.
 
     The train command checks the values first (``training/config_checks.py``: one line
     naming the key).
@@ -68,6 +75,8 @@ class SODDataModule(L.LightningDataModule):
         demo: bool = False,
         eval_batch_size: int | None = None,
         max_pixels: int | None = None,
+        exclude_leaks: bool = False,
+        audit_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -93,6 +102,11 @@ class SODDataModule(L.LightningDataModule):
         self.val_data: list[SODDataset] = []
         self.test_data: list[SODDataset] = []
         self._checked: dict[str, list[Sample]] = {}  # set name -> pairs that passed the check
+        self.exclude_leaks = bool(exclude_leaks)
+        self.audit_dir = audit_dir
+        self._leaks: dict[str, list[str]] | None = None  # set -> leaked photos' file names
+        #: set -> file names of the test photos left out as leaks (``exclude_leaks=True``)
+        self.excluded_leaks: dict[str, list[str]] = {}
 
     # -- names used in logged keys --------------------------------------------------------
     @property
@@ -132,9 +146,59 @@ class SODDataModule(L.LightningDataModule):
         layout = self.layouts.get(name)
         return discover_set(self.root, name, self.on_unpaired, layout, self.max_pixels)
 
+    def _leak_audit(self) -> dict[str, list[str]]:
+        """set -> leaked photos' file names from the audit of the training folder (looked up
+        once, its line logged); ``exclude_leaks`` without an audit is a :class:`DataError`."""
+        if self._leaks is None:
+            dirs = {
+                n: str(find_set_dirs(self.root, n, *self._layout(n))[0])
+                for n in dict.fromkeys([self.train_set, *self.test_sets])
+            }
+            train = dirs.pop(self.train_set)
+            line, self._leaks, found = audit_leaks(train, dirs, self.train_set, self.audit_dir)
+            if not found and self.exclude_leaks:
+                raise DataError(
+                    f"data.exclude_leaks=true: no audit of the training photos in {train}; "
+                    f"run `ras-audit data.root={self.root} output_dir=DIR` first (or set "
+                    "data.audit_dir=DIR)"
+                )
+            if line:
+                action = "left out of the test" if self.exclude_leaks else "kept"
+                hint = "" if self.exclude_leaks else " (data.exclude_leaks=true leaves them out)"
+                log.info("%s; %s%s", line, action, hint)
+        return self._leaks
+
+    def _layout(self, name: str) -> tuple[str | None, str | None]:
+        layout = self.layouts.get(name) or {}
+        return layout.get("image_dir"), layout.get("mask_dir")
+
+    def _without_leaks(self, name: str, samples: list[Sample]) -> list[Sample]:
+        """``samples`` without the photos the audit found in the training set when
+        ``exclude_leaks`` (named in a warning, listed in :attr:`excluded_leaks`)."""
+        if not self.exclude_leaks:
+            return samples
+        leaked = set(self._leak_audit().get(name, []))
+        kept = [s for s in samples if os.path.basename(s.image) not in leaked]
+        dropped = sorted(os.path.basename(s.image) for s in samples) if leaked else []
+        self.excluded_leaks[name] = [n for n in dropped if n in leaked]
+        if not kept:
+            raise DataError(f"dataset '{name}': every photo is a leak of {self.train_set}")
+        if self.excluded_leaks[name]:
+            names = self.excluded_leaks[name]
+            log.warning(
+                "dataset '%s': left out %d photos found in %s by the audit: %s%s",
+                name,
+                len(names),
+                self.train_set,
+                ", ".join(names[:10]),
+                " ..." if len(names) > 10 else "",
+            )
+        return kept
+
     def setup(self, stage: str | None = None) -> None:
         if self.demo:  # also when prepare_data was not called (e.g. used outside a Trainer)
             make_demo_data(self.root)
+        self._leak_audit()  # its one line at set-up, and exclude_leaks' check before any work
         ev = eval_transform(self.recipe, self.eval_size)
         fit = stage in ("fit", "validate", None) and self.train_data is None
         test = stage in ("test", None) and not self.test_data
@@ -156,7 +220,10 @@ class SODDataModule(L.LightningDataModule):
             tr = train_transform(self.recipe, self.image_size)
             self.train_data = SODDataset(train, tr, True)
         if test:
-            self.test_data = [SODDataset(self._checked[n], ev, False) for n in self.test_sets]
+            self.test_data = [
+                SODDataset(self._without_leaks(n, self._checked[n]), ev, False)
+                for n in self.test_sets
+            ]
 
     # -- loaders --------------------------------------------------------------------------
     def _loader_kwargs(self) -> dict[str, Any]:

@@ -179,3 +179,36 @@ def leaked_names(record: dict, image_dir: str) -> list[str] | None:
         if entry.get("images_dir") == real and entry.get("role") == "test":
             return list(entry.get("leaks", []))
     return None
+
+
+def audit_leaks(
+    train_images: str, test_images: dict[str, str], train_set: str, audit_dir: str | None = None
+) -> tuple[str | None, dict[str, list[str]], bool]:
+    """(one line for the log, set -> file names of its photos that the audit found in the
+    training set, whether there is an audit) for the test sets ``test_images`` (set -> photo
+    folder); no audit: (None, {}, False)."""
+    found = find_record(train_images, audit_dir)
+    if found is None:
+        return None, {}, False
+    record, path = found
+    leaks: dict[str, list[str]] = {}
+    missing = []
+    for name, folder in test_images.items():
+        names = leaked_names(record, folder)
+        if names is None:
+            missing.append(name)
+        else:
+            leaks[name] = names
+    total = sum(len(v) for v in leaks.values())
+    per_set = ", ".join(f"{k} {len(v)}" for k, v in leaks.items())
+    where = record.get("output_dir") or path
+    line = f"leak audit {where}: {total} test photos also in {train_set} ({per_set or 'no set'})"
+    if missing:
+        line += f"; not audited: {', '.join(missing)}"
+    return line, leaks, True
+
+
+def write_excluded(out: Path, excluded: dict[str, list[str]]) -> Path:
+    """``out/excluded_leaks.csv`` (set, image): the test photos a run left out as leaks."""
+    rows = [f"{name},{image}" for name, images in excluded.items() for image in images]
+    return write_atomic(out / "excluded_leaks.csv", "\n".join(["set,image", *rows]) + "\n")

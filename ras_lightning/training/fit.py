@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from ras_lightning.data.leaks import write_excluded
 from ras_lightning.metrics.per_image import write_per_image
 from ras_lightning.training.checkpoint_io import AtomicCheckpointIO
 from ras_lightning.training.loggers import build_loggers
@@ -160,6 +161,13 @@ def fit_and_test(cfg: DictConfig) -> FitResult:
         )
     on_gpu = trainer.strategy.root_device.type != "cpu"
     result.is_global_zero = trainer.is_global_zero
+    excluded = getattr(datamodule, "excluded_leaks", None)
+    if cfg.get("test") and getattr(datamodule, "exclude_leaks", False) and excluded is not None:
+        # data.exclude_leaks: the test photos left out as leaks, named in the run folder
+        result.metrics["data/excluded_leaks"] = float(sum(len(v) for v in excluded.values()))
+        result.metrics |= {f"data/{k}/excluded_leaks": float(len(v)) for k, v in excluded.items()}
+        if trainer.is_global_zero:
+            write_excluded(Path(cfg.paths.output_dir), excluded)
     if train:
         # our own checkpoints hold the loop and callback states: trusted, full unpickling
         try:
