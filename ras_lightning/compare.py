@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ras_lightning.metrics.comparison import check_ci, compare_groups, read_group, write_comparison
+from ras_lightning.metrics.report_compare import write_compare_report
 from ras_lightning.metrics.seeds import seed_spread, write_seeds
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import UserError, check_outside, require, require_counts
@@ -60,7 +61,8 @@ def run(cfg: DictConfig) -> dict:
     labels = (cfg.a_label, cfg.b_label)
     result = compare_groups(group_a, group_b, permutations=cfg.permutations, labels=labels, **how)
     write_comparison(result, out)
-    # the report page (report.html) of this comparison goes here, beside comparison.md
+    if cfg.get("report", True):  # report.html: a and b image by image, sorted by b - a
+        write_compare_report(out, group_a, group_b, result)
     print((out / "comparison.md").read_text(), end="")
     log.info("wrote %s", out / "comparison.json")
     return result

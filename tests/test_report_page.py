@@ -168,3 +168,36 @@ def test_eval_report(tiny_ckpt: Path, tmp_path: Path) -> None:
     info = dict(data["info"])
     assert info["weights"] == str(tiny_ckpt) and info["backbone"] == "resnet18"
     assert info["training size"] == "64" and "epochs trained" in info
+
+
+def test_compare_report(tmp_path: Path) -> None:
+    gt, pred, worse = two_methods(tmp_path)
+    for name, maps in (("a", pred), ("b", worse)):
+        run_command(
+            "score", f"gt_dir={gt}", f"pred_dir={maps}", f"output_dir={tmp_path / name}",
+            "progress=false", "workers=1", "ci=null",
+        )  # fmt: skip
+    out = tmp_path / "cmp"
+    run_command(
+        "compare", f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", f"output_dir={out}",
+        "bootstrap=50", "permutations=200",
+    )  # fmt: skip
+    data = read_data(out)
+    (d,) = data["datasets"]
+    a, b = d["methods"]
+    diff = d["extra"]["b \u2212 a"]["mae"]
+    assert len(d["images"]) == 6 and diff == [
+        vb - va for va, vb in zip(d["values"][a]["mae"], d["values"][b]["mae"], strict=True)
+    ]
+    assert data["sort"] == "extra:b \u2212 a:mae"  # sorted by the per-image difference
+    comparison = json.loads((out / "comparison.json").read_text())[d["name"]]
+    assert d["table"]["b \u2212 a"]["metrics"]["mae"]["value"] == comparison["mae"]["difference"]
+    # the sides' pictures copied in: the page works from a copy of the comparison folder
+    for kind in ("mask", "map0", "err0", "map1", "err1"):
+        assert all(p.startswith("report_files/") and (out / p).is_file() for p in d["full"][kind])
+    before = pictures(out)
+    run_command(
+        "compare", f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", f"output_dir={out}",
+        "bootstrap=50", "permutations=200",
+    )  # fmt: skip
+    assert pictures(out) == before

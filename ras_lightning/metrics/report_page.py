@@ -284,20 +284,43 @@ def write_report(
     for d in datasets:
         jobs = d.pop("jobs")
         d["thumbs"], d["full"] = _hrefs(out, jobs, len(d["methods"]))
+    conv = metrics_json.get("convention") or str(read_curves(out / CURVES_FILE)["convention"])
+    info = run_summary(weights, metrics_json if "sets" in metrics_json else None)
+    page = _write_page(out, datasets, names, title, conv, info, bool(ci), sort)
+    log.info(
+        "wrote %s (%d images, pictures made for %d, %.1f s)",
+        page,
+        sum(len(d["images"]) for d in datasets),
+        made,
+        time.perf_counter() - start,
+    )
+    return page
+
+
+def _write_page(
+    out: Path,
+    datasets: list[dict],
+    names: Sequence[str],
+    title: str | None,
+    convention: str,
+    info: list[list[str]],
+    has_ci: bool,
+    sort: str | None,
+) -> Path:
+    """report_files/data.js, the script and style sheet, and report.html."""
     summary_names = [
         k
         for k in metric_names()
         if any(k in t["metrics"] for d in datasets for t in d["table"].values())
     ]
-    conv = metrics_json.get("convention") or str(read_curves(out / CURVES_FILE)["convention"])
     data = {
         "title": title or f"Report: {out.resolve().name}",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "convention": conv,
-        "info": run_summary(weights, metrics_json if "sets" in metrics_json else None),
+        "convention": convention,
+        "info": info,
         "metrics": [_metric_info(n) for n in names],
         "summary_metrics": [_metric_info(n) for n in summary_names],
-        "has_ci": bool(ci),
+        "has_ci": has_ci,
         "sort": sort,
         "threshold": pics.THRESHOLD,
         "colors": {"fp": _hex(pics.FP_COLOR), "fn": _hex(pics.FN_COLOR)},
@@ -308,15 +331,7 @@ def write_report(
     write_atomic(files / "data.js", DATA_PREFIX + text + "\n")
     for asset in ("report.js", "report.css"):
         write_atomic(files / asset, (ASSETS / asset).read_bytes())
-    page = write_atomic(out / REPORT, _html(data["title"]))
-    log.info(
-        "wrote %s (%d images, pictures made for %d, %.1f s)",
-        page,
-        sum(len(d["images"]) for d in datasets),
-        made,
-        time.perf_counter() - start,
-    )
-    return page
+    return write_atomic(out / REPORT, _html(data["title"]))
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

@@ -15,6 +15,7 @@
     if (v === null || v === undefined) return "\u2013";
     return Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4);
   }
+  function fmtS(v) { return (v > 0 ? "+" : "") + fmt(v); }
   function el(id) { return document.getElementById(id); }
 
   if (!D) { app.textContent = "report_files/data.js is missing: copy report_files with the page."; return; }
@@ -25,7 +26,7 @@
   // ---------------------------------------------------------------- summary and metric table
   var html = "";
   if (D.info && D.info.length) {
-    html += "<section><h2>Run</h2><table class='info'>";
+    html += "<section><h2>Setup</h2><table class='info'>";
     D.info.forEach(function (r) {
       html += "<tr><th>" + esc(r[0]) + "</th><td>" + esc(r[1]) + "</td></tr>";
     });
@@ -43,21 +44,22 @@
     html += "</tr></thead><tbody>";
     var best = {};
     D.summary_metrics.forEach(function (m) {
-      var vals = d.methods.map(function (k) {
+      var vals = Object.keys(d.table).filter(function (k) { return !d.table[k].derived; }).map(function (k) {
         var c = d.table[k].metrics[m.name];
         return c ? c.value : null;
       }).filter(function (v) { return v !== null; });
       if (vals.length > 1) best[m.name] = m.higher ? Math.max.apply(null, vals) : Math.min.apply(null, vals);
     });
-    d.methods.forEach(function (k) {
+    Object.keys(d.table).forEach(function (k) {
       var t = d.table[k];
       html += "<tr><th>" + esc(k) + "</th><td>" + t.count + "</td>";
       D.summary_metrics.forEach(function (m) {
         var c = t.metrics[m.name];
         if (!c) { html += "<td></td>"; return; }
-        var b = best[m.name] === c.value ? " class='best'" : "";
+        var b = !t.derived && best[m.name] === c.value ? " class='best'" : "";
         var ci = c.low !== undefined ? "<span class='ci'>[" + fmt(c.low) + ", " + fmt(c.high) + "]</span>" : "";
-        html += "<td" + b + ">" + fmt(c.value) + ci + "</td>";
+        var note = c.note ? "<span class='ci'>" + esc(c.note) + "</span>" : "";
+        html += "<td" + b + ">" + (t.derived ? fmtS(c.value) : fmt(c.value)) + ci + note + "</td>";
       });
       html += "</tr>";
     });
@@ -230,18 +232,18 @@
     if (hasPhoto) top += "<th rowspan='2'>photo</th>";
     if (hasMask) top += "<th rowspan='2'>mask</th>";
     var sub = "";
+    extras.forEach(function (x) {
+      var ms = metrics.filter(function (m) { return d.extra[x][m.name]; });
+      if (!ms.length) return;
+      top += "<th class='group' colspan='" + ms.length + "'>" + esc(x) + "</th>";
+      ms.forEach(function (m) { sub += sortHead("x:" + x + ":" + m.name, m.title, x + ": " + m.name); });
+    });
     shown.forEach(function (j) {
       top += "<th class='group' colspan='" + (2 + metrics.length) + "'>" + esc(d.methods[j]) + "</th>";
       sub += "<th>map</th><th>errors</th>";
       metrics.forEach(function (m) {
         sub += sortHead("m:" + j + ":" + m.name, m.title + (m.higher ? " \u2191" : " \u2193"), d.methods[j] + ": " + m.name);
       });
-    });
-    extras.forEach(function (x) {
-      var ms = metrics.filter(function (m) { return d.extra[x][m.name]; });
-      if (!ms.length) return;
-      top += "<th class='group' colspan='" + ms.length + "'>" + esc(x) + "</th>";
-      ms.forEach(function (m) { sub += sortHead("x:" + x + ":" + m.name, m.title, x + ": " + m.name); });
     });
     var n = state.order.length, pages = Math.max(1, Math.ceil(n / PAGE));
     state.page = Math.min(state.page, pages - 1);
@@ -253,16 +255,16 @@
         esc(d.images[i]) + "</td>";
       if (hasPhoto) row += "<td>" + thumb(d.thumbs.photo[i], "photo") + "</td>";
       if (hasMask) row += "<td>" + thumb(d.thumbs.mask[i], "mask") + "</td>";
+      extras.forEach(function (x) {
+        metrics.forEach(function (m) {
+          var c = d.extra[x][m.name];
+          if (c) row += "<td class='num'>" + fmtS(c[i]) + "</td>";
+        });
+      });
       shown.forEach(function (j) {
         var mt = d.thumbs["map" + j], et = d.thumbs["err" + j];
         row += "<td>" + thumb(mt && mt[i], "map") + "</td><td>" + thumb(et && et[i], "errors") + "</td>";
         metrics.forEach(function (m) { row += "<td class='num'>" + fmt(d.values[d.methods[j]][m.name][i]) + "</td>"; });
-      });
-      extras.forEach(function (x) {
-        metrics.forEach(function (m) {
-          var c = d.extra[x][m.name];
-          if (c) row += "<td class='num'>" + fmt(c[i]) + "</td>";
-        });
       });
       body += row + "</tr>";
     }
