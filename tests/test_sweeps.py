@@ -6,13 +6,21 @@ under ``-m slow``."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import optuna
 import pytest
+import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tests.conftest import compose_config, run_cli, tiny_train_args
+from ras_lightning.training.sweeps import ensure_study, sqlite_file, storage_url
+from ras_lightning.utils.errors import UserError
+from tests.conftest import REPO, compose_config, one_line, run_cli, tiny_train_args
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 
@@ -94,3 +102,132 @@ def test_local_launcher_runs_a_two_job_sweep(demo_root: Path, tmp_path: Path) ->
     assert "optimizer.lr=1e-3,2e-3" in (sweep / "multirun.yaml").read_text()
     logs = list((sweep / ".submitit").glob("*/*_log.out"))
     assert len(logs) == 2, logs
+
+
+def test_study_storage_is_a_database_url() -> None:
+    assert storage_url(None) is None
+    assert storage_url("sqlite:///logs/optuna/ras.db") == "sqlite:///logs/optuna/ras.db"
+    with pytest.raises(UserError) as err:
+        storage_url("logs/ras.db")
+    assert one_line(err).startswith("hydra.sweeper.storage=logs/ras.db: not a database URL")
+    with pytest.raises(UserError, match="journal file storage needs Optuna >= 3.1"):
+        storage_url("logs/ras.log")
+    assert sqlite_file("sqlite:///logs/a.db") == Path("logs/a.db")
+    assert sqlite_file("sqlite:////abs/a.db") == Path("/abs/a.db")
+    assert sqlite_file("sqlite:///:memory:") is None
+    assert sqlite_file("postgresql://host/db") is None
+
+
+def test_study_is_created_once_and_reported_from_its_storage(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/studies/ras.db"  # the folder is made for it
+    sweep = tmp_path / "sweep"
+    cfg = compose_config(
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={url}",
+        "hydra.sweeper.study_name=lr",
+        f"hydra.sweep.dir={sweep}",
+        return_hydra_config=True,
+    )
+    callback = instantiate(cfg.hydra.callbacks.optuna_study)  # as Hydra builds it
+    callback.on_multirun_start(cfg)
+    callback.on_multirun_start(cfg)  # a second process: loads the study, adds none
+    assert optuna.study.get_all_study_summaries(url)[0].study_name == "lr"
+    assert len(optuna.study.get_all_study_summaries(url)) == 1
+    # trials of "other processes": three told, one still running
+    study = optuna.load_study(study_name="lr", storage=url)
+    for value in (0.3, 0.7, 0.5):
+        trial = study.ask()
+        trial.suggest_float("optimizer.lr", 1e-4, 3e-3)
+        study.tell(trial, value)
+    study.ask()
+    callback.on_multirun_end(cfg)
+    summary = yaml.safe_load((sweep / "study.yaml").read_text())
+    assert summary["study_name"] == "lr" and summary["storage"] == url
+    assert summary["trials"] == 4 and summary["states"] == {"COMPLETE": 3, "RUNNING": 1}
+    assert summary["best_trial"]["number"] == 1 and summary["best_trial"]["value"] == 0.7
+    assert summary["best_trial"]["params"] == study.trials[1].params
+    # the study exists with another direction: one line, not a traceback
+    with pytest.raises(UserError, match="study lr in sqlite:///"):
+        ensure_study(url, "lr", ["minimize"])
+
+
+def _optuna_sweep(
+    demo_root: Path, sweep: Path, url: str, seed: int, trials: int
+) -> subprocess.Popen:
+    """A tiny Optuna sweep process adding ``trials`` trials to the study ``shared``."""
+    tiny = [a for a in tiny_train_args(demo_root, sweep) if not a.startswith("hydra.run")]
+    args = [
+        "-m",
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={url}",
+        "hydra.sweeper.study_name=shared",
+        f"hydra.sweeper.n_trials={trials}",
+        f"hydra.sweeper.sampler.seed={seed}",
+        *tiny,
+        f"hydra.sweep.dir={sweep}",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+        "test=false",
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "WANDB_MODE": "offline",
+        "PYTHONWARNINGS": "ignore",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ras_lightning.train", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> None:
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+
+
+@pytest.mark.slow
+def test_two_sweep_processes_share_one_study_and_a_third_continues_it(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/study.db"
+    sweeps = [tmp_path / f"sweep{i}" for i in range(3)]
+    both = [_optuna_sweep(demo_root, sweeps[i], url, seed=i, trials=2) for i in range(2)]
+    for proc in both:
+        _finish(proc)
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    # every job of both processes is one trial of the study, and every trial one job
+    key = "val/DEMO-VAL/max_f"
+    matched = []
+    for sweep in sweeps[:2]:
+        assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1"]
+        for job in ("0", "1"):
+            value = json.loads((sweep / job / "metrics.json").read_text())[key]
+            overrides = yaml.safe_load((sweep / job / ".hydra" / "overrides.yaml").read_text())
+            lr = next(float(o.split("=")[1]) for o in overrides if o.startswith("optimizer.lr="))
+            found = [
+                t.number
+                for t in study.trials
+                if t.value == value and t.params["optimizer.lr"] == lr
+            ]
+            assert len(found) == 1, (sweep, job, found)
+            matched += found
+    assert sorted(matched) == [0, 1, 2, 3]
+    # the report comes from the storage: the process that ended last saw all four trials
+    best = max(study.trials, key=lambda t: t.value)
+    reports = [yaml.safe_load((s / "study.yaml").read_text()) for s in sweeps[:2]]
+    full = [r for r in reports if r["states"] == {"COMPLETE": 4}]
+    assert full and full[0]["best_trial"]["number"] == best.number
+    # a later sweep (a stopped one run again) continues the same study
+    _finish(_optuna_sweep(demo_root, sweeps[2], url, seed=2, trials=1))
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    report = yaml.safe_load((sweeps[2] / "study.yaml").read_text())
+    assert report["trials"] == 5 and report["states"] == {"COMPLETE": 5}
