@@ -1,5 +1,6 @@
 """An extra metric registered from outside the package, as a user would (README, "Adding a
-metric"): the IoU of the map binarised at the adaptive threshold, a mean over images.
+metric"): the IoU (Jaccard index) of the map binarised at the adaptive threshold, a mean over
+images, 1 where map and mask are both empty (the built-in ``adaptive_iou`` gives 0 there).
 
 ``python tests/metric_plugin.py <module> [args]`` registers it, then runs
 ``python -m ras_lightning.<module> [args]`` in this process (what ``tests/test_metrics.py``
@@ -16,15 +17,17 @@ from ras_lightning.metrics.registry import Family, MetricInfo, register
 
 
 @kernel
-def adaptive_iou(img: SODImage) -> dict[str, float]:
+def adaptive_jaccard(img: SODImage) -> dict[str, float]:
     """IoU of the map at min(2 * mean, 1) with the mask."""
     tp, pp = img.adaptive
     union = pp + img.gt_fg - tp
-    return {"adaptive_iou": tp / union if union else 1.0}
+    return {"adaptive_jaccard": tp / union if union else 1.0}
 
 
 FAMILY = Family(
-    "adaptive_iou", adaptive_iou, (MetricInfo("adaptive_iou", "adpIoU", "IoU (adaptive)"),)
+    "adaptive_jaccard",
+    adaptive_jaccard,
+    (MetricInfo("adaptive_jaccard", "adpJ", "Jaccard (adaptive)"),),
 )
 
 

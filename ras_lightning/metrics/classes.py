@@ -38,7 +38,9 @@ def _as_uint8(x: torch.Tensor | np.ndarray, mask: bool) -> np.ndarray:
 
 
 class SODMetrics(Metric):
-    """Every registered SOD metric of one dataset (``families``: only those).
+    """The default SOD metrics of one dataset (``families``: those families instead;
+    ``metrics``: a selection, :func:`~ras_lightning.metrics.registry.select`'s argument: metric
+    names or ``"all"``, computing only the families they need and giving only them).
 
     ``update(pred, gt)``: maps and masks of equal size, (B, [1,] H, W) or (H, W); a map is
     8-bit (uint8 0..255) or a float in [0, 1] (quantised to 8 bits, as a saved map), a mask is
@@ -53,12 +55,20 @@ class SODMetrics(Metric):
     higher_is_better: bool | None = None
 
     def __init__(
-        self, families: Sequence[str] | None = None, keep_images: bool = False, **kwargs: object
+        self,
+        families: Sequence[str] | None = None,
+        keep_images: bool = False,
+        metrics: Sequence[str] | str | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.keep_images = keep_images
         self.images: list[tuple[str, dict]] = []
-        names = list(registry.FAMILIES) if families is None else list(families)
+        self.selection = registry.select(metrics)
+        if families is None:
+            names = list(self.selection.families)
+        else:
+            names = list(families)
         unknown = [n for n in names if n not in registry.FAMILIES]
         if unknown:
             raise KeyError(f"unknown metric families {unknown}; known: {list(registry.FAMILIES)}")
@@ -104,7 +114,7 @@ class SODMetrics(Metric):
             values.update(family.compute(mean))
         return {
             k: torch.tensor(v, dtype=torch.float64, device=self.count.device)
-            for k, v in registry.ordered(values).items()
+            for k, v in registry.ordered(self.selection.keep(values)).items()
         }
 
 
