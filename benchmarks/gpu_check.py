@@ -68,6 +68,21 @@ compile_v2/v1       100 s  ``torch.compile`` (inductor, cold cache) of the folde
                            60 s ("skipped: timeout" otherwise): compile time and batch-1 FPS
 =================  ======  ===========================================================
 
+``--suite paper`` (issue 24; budget 540 s) answers a paper run's questions instead
+(``benchmarks/gpu/stages/paper.py``): ``duts_data`` makes DUTS-TR's 10,553 photos as JPEG
+files at its sizes with the demo generator on every core; ``duts_loader`` times the data
+pipelines alone (ours with the recipe's workers and one per core, the authors' with their 8)
+and our one-off first set-up; ``train_duts_ours`` times the network alone on in-memory
+batches at the recipe's sizes, then ``python -m ras_lightning.train strategy=v2`` on those
+files for 2 whole epochs of the 32-epoch schedule (``benchmarks/gpu/clock.py`` on its command
+line), again with one worker per core where the data held the GPU back; ``train_duts_authors``
+runs the authors' v2 loop (``benchmarks/gpu/authors_v2.py``, native AMP for apex) on the same
+files; both extrapolate the 32-epoch run from their whole epochs; ``fps_fast`` times batch-1
+inference in strict fp32, our previous default and the checked fast mode that predict/eval
+use on a GPU, and measures the fast maps' largest difference from fp32 over 200 photos::
+
+    PYTHONUNBUFFERED=1 python3 benchmarks/gpu_check.py --suite paper --out $OUT
+
 The RAS paper's figures, for comparison only, are from an RTX 2080Ti: v1 94 FPS, v2 110 FPS
 (batch 1, 352x352). This script claims no GPU figure by itself: every number in its output
 is what the machine that ran it measured, named in the output.
@@ -93,6 +108,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     p.add_argument("--quick", action="store_true", help="toy sizes (the CPU test)")
     p.add_argument("--budget", type=float, help="seconds for all stages (450; quick 600)")
+    p.add_argument(
+        "--suite",
+        choices=("check", "paper"),
+        default="check",
+        help="check: the GPU check (default); paper: the paper run's questions (issue 24)",
+    )
     p.add_argument("--stages", help="comma-separated subset (merged into an existing json)")
     p.add_argument(
         "--jobs", type=int, help="stages at a time (1; quick CPU mode 2); timings need 1"

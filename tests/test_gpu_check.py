@@ -254,3 +254,64 @@ def test_install_plan_takes_missing_and_too_old_only(tmp_path: Path) -> None:
     # a need that neither the machine nor the wheels meet is reported
     lacking = gpu_install.plan_install(wheels, {"typing-extensions": "4.16.1"})
     assert any("PyYAML" in u for u in lacking["unmet"])
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    tmp = tmp_path_factory.mktemp("gpu_paper")
+    res = _check(tmp / "out", tmp / "work", "--device", "cpu", "--quick", "--suite", "paper")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return json.loads((tmp / "out" / "gpu_check.json").read_text()), tmp
+
+
+@pytest.mark.slow
+def test_paper_suite_runs_every_stage_at_toy_sizes(paper_run) -> None:
+    """``--suite paper`` (issue 24): DUTS-sized JPEGs, the pipelines alone, our v2 loop end
+    to end against the network alone and the authors' loop, the 32-epoch extrapolation and
+    the fast batch-1 mode, each with sane fields; its markdown names them."""
+    report, tmp = paper_run
+    stages = report["stages"]
+    assert report["mode"]["suite"] == "paper"
+    paper_stages = ["duts_data", "duts_loader", "train_duts_ours", "train_duts_authors"]
+    assert set(stages) == {"env", *paper_stages, "fps_fast"}  # the check's stages not run
+    assert all(st["status"] == "ok" for st in stages.values()), stages
+    data = stages["duts_data"]["result"]
+    assert data["photos"] == data["masks"] == 12
+    photos = sorted((tmp / "work" / "data" / "duts" / "DUTS-TR" / "images").glob("*.jpg"))
+    from PIL import Image
+
+    with Image.open(photos[0]) as im:  # real JPEG files at DUTS-TR's sizes
+        assert im.format == "JPEG" and max(im.size) == 400
+    load = stages["duts_loader"]["result"]
+    for key in ("ours_default", "ours_all_cores", "authors"):
+        assert _pos(load[key]["images_per_s"]) and load[key]["images"] == 8
+    ours = stages["train_duts_ours"]["result"]
+    assert _pos(ours["network_only"]["images_per_s"])
+    run = ours["ours"]
+    assert "strategy=v2" in run["command"] and len(run["epoch_s"]) == 2
+    assert run["images_per_epoch"] == 12 and _pos(run["images_per_s"]) and _pos(run["setup_s"])
+    paper = run["paper_run"]
+    assert paper["epochs"] == 32 and "extrapolated from 2 whole epoch" in paper["how"]
+    expected = run["setup_s"] + run["epoch_s"][0] + 31 * run["epoch_s"][1]
+    assert math.isclose(paper["seconds"], expected)
+    assert Path(run["checkpoint"]).is_file()
+    auth = stages["train_duts_authors"]["result"]
+    assert len(auth["epoch_s"]) == 2 and auth["images_per_epoch"] == 12
+    assert all(math.isfinite(e["loss"]) for e in auth["epochs"])
+    assert math.isclose(auth["speedup"], auth["ours_images_per_s"] / auth["images_per_s"])
+    fast = stages["fps_fast"]["result"]
+    assert fast["fast_state"] == "off (not a CUDA GPU)" and fast["weights"] == run["checkpoint"]
+    assert _pos(fast["strict_fp32_fps"]) and _pos(fast["fast_fps"])
+    assert 0 <= fast["max_gray_levels_vs_fp32"] <= 2 and fast["photos"] == 3
+    md = (tmp / "out" / "gpu_check.md").read_text()
+    assert "### Paper run" in md and "32-epoch paper run" in md and "authors' loop" in md
+    assert "not run" not in md
+
+
+def test_paper_run_extrapolation() -> None:
+    from benchmarks.gpu.stages.paper import paper_run
+
+    r = paper_run(10.0, [30.0, 20.0, 22.0])
+    assert r["seconds"] == 10 + 30 + 31 * 21.0 and r["steady_epoch_s"] == 21.0
+    assert "3 whole epoch" in r["how"] and "epoch(s) 2, 3" in r["how"]
+    assert paper_run(0.0, [5.0])["seconds"] == 5.0 * 32

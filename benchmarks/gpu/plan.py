@@ -7,6 +7,7 @@ from typing import Any
 
 PAPER = {"device": "RTX 2080Ti", "batch": 1, "size": 352, "fps": {"v1": 94.0, "v2": 110.0}}
 
+PAPER_STAGES = ["duts_data", "duts_loader", "train_duts_ours", "train_duts_authors", "fps_fast"]
 # name, limit on a GPU (s), limit in quick mode (s)
 STAGES: list[tuple[str, int, int]] = [
     ("env", 60, 60),
@@ -22,10 +23,33 @@ STAGES: list[tuple[str, int, int]] = [
     ("ddp", 240, 120),
     ("compile_v2", 100, 60),
     ("compile_v1", 100, 60),
+    # the paper-run suite (issue 24): --suite paper
+    ("duts_data", 150, 60),
+    ("duts_loader", 150, 90),
+    ("train_duts_ours", 300, 150),
+    ("train_duts_authors", 200, 120),
+    ("fps_fast", 120, 90),
 ]
+#: what a run does (``--suite``): ``check``, the GPU check of issue 15 (the default); ``paper``,
+#: the paper run's questions of issue 24 (DUTS-sized JPEGs, our loop against the authors',
+#: the 32-epoch time, the fast batch-1 mode); each sized for one device call (< 10 minutes)
+SUITES = {
+    "check": [n for n, _, _ in STAGES if n not in PAPER_STAGES],
+    "paper": ["env", *PAPER_STAGES],
+}
+#: each suite's default budget on a GPU (s; quick mode: 600)
+PAPER_BUDGET_S = {"check": 450, "paper": 540}
 MIN_STAGE_S = 20  # a stage is not started with less of the budget left
 # a stage starts once these have finished (whatever their status)
-DEPENDS = {"e2e_train": ("demo_data",), "eval": ("e2e_train",), "ddp": ("env", "demo_data")}
+DEPENDS = {
+    "e2e_train": ("demo_data",),
+    "eval": ("e2e_train",),
+    "ddp": ("env", "demo_data"),
+    "duts_loader": ("duts_data",),
+    "train_duts_ours": ("duts_loader",),
+    "train_duts_authors": ("train_duts_ours",),
+    "fps_fast": ("train_duts_ours",),
+}
 # the longest chain, started first when stages run side by side
 CHAIN = ("demo_data", "e2e_train", "eval")
 
@@ -50,6 +74,12 @@ def sizes(quick: bool) -> dict[str, Any]:
             "ddp_epochs": 1,
             "compile_limit_s": 20,
             "fps_runs_eval": 3,
+            "duts_count": 12,
+            "duts_batch": 4,
+            "duts_sizes": [48, 64],
+            "loader_batches": 2,
+            "duts_epochs": 2,
+            "drift_photos": 3,
         }
     return {
         "size": 352,
@@ -68,4 +98,10 @@ def sizes(quick: bool) -> dict[str, Any]:
         "ddp_epochs": 5,
         "compile_limit_s": 60,
         "fps_runs_eval": 50,
+        "duts_count": None,  # DUTS-TR's 10,553
+        "duts_batch": 32,
+        "duts_sizes": [224, 256, 288, 320, 352],
+        "loader_batches": 40,
+        "duts_epochs": 2,
+        "drift_photos": 200,
     }

@@ -148,9 +148,94 @@ def _stages(report: dict) -> list[str]:
     return lines
 
 
+def _paper(report: dict) -> list[str]:
+    """The paper-run suite (issue 24): data, our loop against the network alone and the
+    authors' loop, the 32-epoch time, the fast batch-1 mode."""
+    data, load = _res(report, "duts_data"), _res(report, "duts_loader")
+    ours_all, auth = _res(report, "train_duts_ours"), _res(report, "train_duts_authors")
+    fast = _res(report, "fps_fast")
+    ours, fixed = ours_all.get("ours") or {}, ours_all.get("ours_fixed") or {}
+    net = ours_all.get("network_only") or {}
+    lines = [
+        "",
+        "### Paper run: DUTS-sized JPEGs, v2 recipe (issue 24)",
+        "",
+        f"Data: {_cell(report, 'duts_data', data.get('photos'))} JPEG photos + PNG masks made "
+        f"here by the demo generator ({data.get('sizes', '—')}), "
+        f"{fmt(data.get('jpeg_mb'), 0)} MB, in {fmt(data.get('seconds'), 0)} s on "
+        f"{fmt(data.get('processes'))} processes. Our first set-up decodes every file once "
+        f"(cached for later runs): {fmt(load.get('first_setup_s'), 1)} s.",
+        "",
+        "| pipeline | workers | images/s |",
+        "|---|---|---|",
+    ]
+    for key, name in (
+        ("ours_default", "ours, data only (the recipe's workers)"),
+        ("ours_all_cores", "ours, data only (one worker per core)"),
+    ):
+        r = load.get(key) or {}
+        lines.append(f"| {name} | {fmt(r.get('workers'))} "
+                     f"| {_cell(report, 'duts_loader', r.get('images_per_s'))} |")  # fmt: skip
+    a = load.get("authors") or {}
+    lines += [
+        f"| authors', data only | {fmt(a.get('workers'))} "
+        f"| {_cell(report, 'duts_loader', a.get('images_per_s'))} |",
+        f"| ours, network only (in-memory batches, the recipe's sizes) | — "
+        f"| {_cell(report, 'train_duts_ours', net.get('images_per_s'))} |",
+    ]
+    rows = [("ours, end to end (`train strategy=v2`)", "train_duts_ours", ours)]
+    if fixed:
+        rows.append((f"ours, end to end, {ours_all.get('fix')}", "train_duts_ours", fixed))
+    rows.append(("authors' loop (native AMP)", "train_duts_authors", auth))
+    lines += [
+        "",
+        f"Training, {ours_all.get('precision', '—')}, whole epochs "
+        f"(images/s of the last measured epoch):",
+        "",
+        "| loop | workers | epochs s | images/s | 32-epoch paper run, h |",
+        "|---|---|---|---|---|",
+    ]
+    for name, stage, r in rows:
+        epochs = ", ".join(f"{x:.1f}" for x in r.get("epoch_s") or []) or "—"
+        run = r.get("paper_run") or {}
+        workers = r.get("workers", auth.get("workers") if stage == "train_duts_authors" else None)
+        lines.append(
+            f"| {name} | {fmt(workers)} | {epochs} "
+            f"| {_cell(report, stage, r.get('images_per_s'))} | {fmt(run.get('hours'), 2)} |"
+        )
+    how = (ours.get("paper_run") or {}).get("how")
+    lines += [
+        "",
+        f"- Ours against the network alone: {fmt(ours_all.get('end_to_end_vs_network'), 2)}x "
+        f"({'data-bound' if ours_all.get('data_bound') else 'not data-bound'}); ours against "
+        f"the authors' loop: **{fmt(auth.get('speedup'), 2)}x** (goal >= 1.3x).",
+        f"- The 32-epoch paper run: {how or '—'} (set-up {fmt(ours.get('setup_s'), 0)} s).",
+        "",
+        f"Batch-1 inference at {fmt(fast.get('size'))} px ({fmt(fast.get('weights'))}):",
+        "",
+        "| mode | FPS |",
+        "|---|---|",
+        f"| strict fp32, eager (the authors' test scripts, warmed up) "
+        f"| {_cell(report, 'fps_fast', fast.get('strict_fp32_fps'))} |",
+        f"| previous default (BatchNorm folded, channels-last) "
+        f"| {_cell(report, 'fps_fast', fast.get('previous_default_fps'))} |",
+        f"| CUDA graph, no TF32 | {_cell(report, 'fps_fast', fast.get('graph_no_tf32_fps'))} |",
+        f"| fast mode, checked ({fmt(fast.get('fast_state'))}; predict/eval default on a GPU) "
+        f"| {_cell(report, 'fps_fast', fast.get('fast_fps'))} |",
+        "",
+        f"Fast maps against strict fp32 over {fmt(fast.get('photos'))} photos: at most "
+        f"{fmt(fast.get('max_gray_levels_vs_fp32'))} gray levels (allowed 2); goal 500 FPS "
+        f"{'met' if fast.get('goal_met') else 'not met'}.",
+    ]
+    return lines
+
+
 def render_md(report: dict) -> str:
     """``gpu_check.md`` of a report (``gpu_check.json``'s content), finished or not."""
-    parts = (_heading, _inference, _training, _demo_run, _stages)
+    if report["mode"].get("suite") == "paper":
+        parts: tuple = (_heading, _paper, _stages)
+    else:
+        parts = (_heading, _inference, _training, _demo_run, _stages)
     return "\n".join(line for part in parts for line in part(report)) + "\n"
 
 

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.gpu.context import write_json
-from benchmarks.gpu.plan import CHAIN, DEPENDS, MIN_STAGE_S, PAPER, STAGES, sizes
+from benchmarks.gpu.plan import (
+    CHAIN,
+    DEPENDS,
+    MIN_STAGE_S,
+    PAPER,
+    PAPER_BUDGET_S,
+    STAGES,
+    SUITES,
+    sizes,
+)
 from benchmarks.gpu.report import render_md, summary
 from benchmarks.gpu_install import DEFAULT_SITE, DEFAULT_WHEELS, offline_install
 
@@ -106,11 +115,17 @@ class Runner:
         )
         (self.work / "stages").mkdir(parents=True, exist_ok=True)
         self.quick, self.cpu = bool(args.quick), args.device == "cpu"
-        self.budget = float(args.budget or (600 if self.quick else 450))
+        suite = getattr(args, "suite", None) or "check"
+        self.budget = float(args.budget or (600 if self.quick else PAPER_BUDGET_S[suite]))
         self.jobs = max(1, int(args.jobs or (2 if self.quick and self.cpu else 1)))
         self.json_path = self.out / "gpu_check.json"
         self.md_path = self.out / "gpu_check.md"
         self.only = [s.strip() for s in args.stages.split(",")] if args.stages else None
+        suite = getattr(args, "suite", None) or "check"
+        if suite not in SUITES:
+            raise SystemExit(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
+        # --stages names stages of any suite (merged into an existing json); else the suite's
+        selected = self.only or SUITES[suite]
         names = [n for n, _, _ in STAGES]
         if self.only and (unknown := [s for s in self.only if s not in names]):
             raise SystemExit(f"unknown stage(s) {unknown}; stages: {', '.join(names)}")
@@ -123,6 +138,7 @@ class Runner:
                 "device": args.device,
                 "quick": self.quick,
                 "budget_s": self.budget,
+                "suite": suite,
                 "jobs": self.jobs,
                 "work": str(self.work),
             },
@@ -138,9 +154,7 @@ class Runner:
         self.log = (self.out / "gpu_check.log").open("a" if self.only else "w")
         self.gpus: int | None = None
         self.pending = [
-            (n, args.limit or (q if self.quick else g))
-            for n, g, q in STAGES
-            if not self.only or n in self.only
+            (n, args.limit or (q if self.quick else g)) for n, g, q in STAGES if n in selected
         ]
         if self.jobs > 1:  # the longest chain first
             self.pending.sort(key=lambda item: item[0] not in CHAIN)

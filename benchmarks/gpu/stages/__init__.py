@@ -8,6 +8,7 @@ import resource
 from collections.abc import Callable
 
 from benchmarks.gpu.context import Ctx
+from benchmarks.gpu.stages import paper
 from benchmarks.gpu.stages.demo_run import stage_ddp, stage_demo_data, stage_e2e_train, stage_eval
 from benchmarks.gpu.stages.env import stage_env
 from benchmarks.gpu.stages.speed import stage_compile, stage_fps_authors, stage_fps_ours
@@ -27,6 +28,11 @@ STAGE_FUNCTIONS: dict[str, Callable[[Ctx], None]] = {
     "ddp": stage_ddp,
     "compile_v2": lambda ctx: stage_compile(ctx, "v2"),
     "compile_v1": lambda ctx: stage_compile(ctx, "v1"),
+    "duts_data": paper.stage_duts_data,
+    "duts_loader": paper.stage_duts_loader,
+    "train_duts_ours": paper.stage_train_duts_ours,
+    "train_duts_authors": paper.stage_train_duts_authors,
+    "fps_fast": paper.stage_fps_fast,
 }
 
 
