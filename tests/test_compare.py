@@ -18,7 +18,7 @@ from ras_lightning.metrics.comparison import holm, verdict
 from ras_lightning.metrics.per_image import CURVES_FILE, read_curves
 from ras_lightning.metrics.registry import METRICS
 from ras_lightning.utils.errors import UserError
-from tests.conftest import one_line, run_command, toy_maps, write_image
+from tests.conftest import one_line, run_cli, run_command, tiny_train_args, toy_maps, write_image
 from tests.test_latex import _balanced, _body
 
 FAST = ("bootstrap=200", "permutations=1000")
@@ -285,3 +285,37 @@ def test_group_comparison(runs: dict[str, list[Path]], tmp_path: Path) -> None:
     for r in tables(same)["DS"].values():
         assert r["difference"] == 0 and r["p"] > 0.5 and r["verdict"] == "not distinguishable"
         assert r["low"] <= 0 <= r["high"]
+
+
+@pytest.mark.slow
+def test_sweep_then_compare_through_the_cli(demo_root: Path, tmp_path: Path) -> None:
+    """The README's workflow: ``train -m seed=1,2`` (tiny), then ``compare runs=...`` and
+    ``compare a=<run 0> b=<run 1>`` on the run folders the sweep wrote."""
+    sweep = tmp_path / "sweep"
+    args = [a for a in tiny_train_args(demo_root, sweep) if not a.startswith("hydra.run.dir")]
+    res = run_cli(
+        "train",
+        "-m",
+        "seed=1,2",
+        *args,
+        f"hydra.sweep.dir={sweep}",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    res = run_cli("compare", f"runs={sweep}/*", f"output_dir={tmp_path / 'seeds'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    spread = json.loads((tmp_path / "seeds" / "seeds.json").read_text())
+    logged = [json.loads((sweep / r / "metrics.json").read_text()) for r in ("0", "1")]
+    for name, r in spread["DEMO-TE"].items():
+        # each run's value: its logged test metric (the logged one adds up in batches)
+        expected = [m[f"test/DEMO-TE/{name}"] for m in logged]
+        assert r["runs"] == pytest.approx(expected, abs=1e-9), name
+    res = run_cli("compare", f"a={sweep}/0", f"b={sweep}/1", f"output_dir={tmp_path / 'ab'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads((tmp_path / "ab" / "comparison.json").read_text())
+    assert result["_meta"]["paired"] == {"DEMO-TE": 7}
+    assert result["_meta"]["a"]["kinds"] == ["training run"]
+    assert "| MAE ↓ |" in res.stdout
