@@ -26,6 +26,7 @@ OWN_KEYS = {
     "score": ["gt_dir=", "pred_dir=", "output_dir=", "missing=", "convention=", "workers="],
     "export": ["weights=", "output=", "format=", "fold_bn=", "check_sizes="],
     "benchmark": ["weights=", "size=", "device=", "runs=", "warmup="],
+    "compare": ["a=", "b=", "output_dir=", "runs=", "ci=", "bootstrap=", "permutations="],
 }
 
 #: (command, arguments, the missing key it must name)
@@ -37,6 +38,8 @@ MISSING = [
     ("score", ["output_dir=out"], "gt_dir"),
     ("export", ["weights=w.pth"], "output"),
     ("benchmark", [], "weights"),
+    ("compare", [], "a"),
+    ("compare", ["a=x", "b=y"], "output_dir"),
 ]
 
 

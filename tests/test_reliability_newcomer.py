@@ -75,6 +75,7 @@ REQUIRED = {
     "score": ["output_dir=o"],
     "export": ["weights=w", "output=o"],
     "benchmark": ["weights=w"],
+    "compare": ["output_dir=o"],
 }
 
 
