@@ -21,7 +21,8 @@ from ras_lightning.inference.backends import BACKENDS, make_predictor
 from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
 from ras_lightning.metrics.intervals import check_ci, write_intervals
 from ras_lightning.metrics.per_image import write_per_image
-from ras_lightning.metrics.registry import CONVENTIONS
+from ras_lightning.metrics.published import PAPER_COLUMNS
+from ras_lightning.metrics.registry import CONVENTIONS, select, widen
 from ras_lightning.metrics.report_page import eval_sets, write_report
 from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
 from ras_lightning.utils.entry import hydra_command
@@ -48,6 +49,8 @@ def run(cfg: DictConfig) -> dict:
     choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
     require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
     boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
+    metrics = widen(cfg.get("metrics"), (*PAPER_COLUMNS, "max_f"))  # the paper table's stay
+    selected = select(metrics, str(cfg.convention)).names  # an unknown name: before any work
     compare = str(cfg.get("compare") or "none")
     if compare not in ("none", "paper"):
         raise UserError(f"compare must be none or paper, got {cfg.compare}")
@@ -70,7 +73,7 @@ def run(cfg: DictConfig) -> dict:
     results, rows, per_image = {}, [], []
     for name, test_set in sets.items():
         score = evaluate_set(predictor, test_set, out / name, str(cfg.convention), skip,
-                             cfg.workers, cfg.progress, group)  # fmt: skip
+                             cfg.workers, cfg.progress, group, metrics)  # fmt: skip
         if score is None:  # rank > 0: its share went to rank 0, which writes the files
             continue
         if cfg.get("plots", True):
@@ -85,7 +88,7 @@ def run(cfg: DictConfig) -> dict:
     stats, where = [g[3] for g in per_image], lambda r: ("sets", r["dataset"])
     write_intervals(boot, out, {"sets": results, **info}, rows, stats, cfg.convention, where)
     write_tables(rows, out, "metrics_full", str(cfg.convention), cfg.get("tex_ci", False))
-    write_per_image(out, per_image, str(cfg.convention))
+    write_per_image(out, per_image, str(cfg.convention), metrics=selected)
     backbone = getattr(predictor, "backbone", None)
     lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")

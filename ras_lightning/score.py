@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from ras_lightning.metrics.convention_diff import score_both
 from ras_lightning.metrics.intervals import check_ci, write_intervals
 from ras_lightning.metrics.per_image import write_per_image
-from ras_lightning.metrics.registry import CONVENTIONS, metric_names
+from ras_lightning.metrics.registry import CONVENTIONS, metric_names, select
 from ras_lightning.metrics.report_page import score_sets, write_report
 from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
 from ras_lightning.metrics.scoring import plan_folders, score_folder
@@ -48,6 +48,7 @@ def run(cfg: DictConfig) -> dict:
     require_counts(cfg, {"workers": 1}, nullable=("workers",))
     require_choices(cfg, {"missing": ("error", "skip"), "convention": (*CONVENTIONS, "both")})
     boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
+    selected = select(cfg.get("metrics"), str(cfg.convention)).names  # before any work
     if cfg.convention == "both":  # each convention in its sub-folder, then side by side
         return score_both(cfg, run)
     out = Path(cfg.output_dir).expanduser()
@@ -64,7 +65,7 @@ def run(cfg: DictConfig) -> dict:
     probe_writable(out)  # a place it cannot write is one line now, not after the scoring
     rows, results, per_image = [], {}, []
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
-    how |= {"max_pixels": cfg.get("max_pixels")}
+    how |= {"max_pixels": cfg.get("max_pixels"), "metrics": cfg.get("metrics")}
     for dataset, gt_dir in datasets.items():
         curves = {}
         for method in methods:
@@ -87,7 +88,7 @@ def run(cfg: DictConfig) -> dict:
     where = (lambda r: ()) if single else (lambda r: (r["dataset"], r["method"]))
     write_intervals(boot, out, summary, rows, [g[3] for g in per_image], cfg.convention, where)
     write_tables(rows, out, convention=str(cfg.convention), tex_ci=cfg.get("tex_ci", False))
-    write_per_image(out, per_image, str(cfg.convention))
+    write_per_image(out, per_image, str(cfg.convention), metrics=selected)
     if cfg.get("report", True):  # report.html: tables, curves, a browser of the images
         write_report(out, score_sets(datasets, pred_dirs), workers=cfg.workers)
     print((out / "metrics.md").read_text(), end="")

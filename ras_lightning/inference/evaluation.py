@@ -9,7 +9,7 @@ an error naming it; with ``skip`` it is named and skipped (not predicted, not sc
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from ras_lightning.data.sample import Sample
 from ras_lightning.inference.distributed import Group, gather, shard
 from ras_lightning.inference.predictor import BatchedPredictor
 from ras_lightning.metrics.per_image import add_up
+from ras_lightning.metrics.registry import select
 from ras_lightning.metrics.scoring import FolderScore, check_convention, score_folder
 from ras_lightning.utils.errors import DataError, UserError, check_outside
 from ras_lightning.utils.files import make_folder, write_atomic
@@ -145,6 +146,7 @@ def evaluate_set(
     workers: int | None = None,
     progress: bool = True,
     group: Group = ALONE,
+    metrics: Sequence[str] | str | None = None,
 ) -> FolderScore | None:
     """Predict ``test_set``'s maps into ``out`` and score them in ``convention``: only this
     run's maps, so a stale map of a skipped photo is not scored. Across processes
@@ -166,6 +168,7 @@ def evaluate_set(
             convention=convention,
             only=done,
             skip_hint=SKIP_HINT,
+            metrics=metrics,
         )
     parts = gather(group, part)
     if parts is None:
@@ -200,8 +203,9 @@ def merge_scores(parts: list[FolderScore], convention: str) -> FolderScore | Non
     )
     stems, stats = [s for s, _ in images], [st for _, st in images]
     totals, count = add_up(stats), len(stats)
+    selection = select([*parts[0].selected] if parts[0].selected else None, convention)
     return FolderScore(
-        conv.summarise(totals, count),
+        selection.keep(conv.summarise(totals, count)),
         conv.curves(totals, count),
         count,
         sum(p.resized for p in parts),
@@ -209,6 +213,7 @@ def merge_scores(parts: list[FolderScore], convention: str) -> FolderScore | Non
         [b for p in parts for b in p.broken],
         stems,
         stats,
+        parts[0].selected,
     )
 
 

@@ -77,10 +77,15 @@ def mean_metrics(stats: Stats, convention: str = "pysodmetrics") -> list[str]:
 
 
 def write_per_image(
-    out_dir: str | Path, groups: Iterable[Group], convention: str, prefix: str = ""
+    out_dir: str | Path,
+    groups: Iterable[Group],
+    convention: str,
+    prefix: str = "",
+    metrics: Sequence[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<prefix>per_image.csv`` and ``<prefix>per_image_curves.npz`` into ``out_dir``
-    (each whole or not at all) for ``groups``; return their paths."""
+    (each whole or not at all) for ``groups``; return their paths. ``metrics``: the CSV's
+    metric columns (a ``metrics=`` selection; None: every metric of the statistics)."""
     rows: list[tuple[str, str, str, Stats]] = [
         (dataset, method, image, stats)
         for dataset, method, images, all_stats in groups
@@ -88,7 +93,7 @@ def write_per_image(
     ]
     if not rows:
         raise ValueError("no per-image statistics to write")
-    names = list(image_values(rows[0][3], convention))
+    names = [n for n in image_values(rows[0][3], convention) if metrics is None or n in metrics]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow([*KEYS, *names])

@@ -404,6 +404,15 @@ def _as_names(metrics: object) -> list[str] | str | None:
     return ALL if names == [ALL] else names
 
 
+def widen(metrics: object, extra: Sequence[str]) -> object:
+    """A selection ``metrics`` with the names ``extra`` added (None and ``"all"`` as they
+    are): what a command always reports (``eval``'s paper table) stays in a selection."""
+    names = _as_names(metrics)
+    if names is None or names == ALL:
+        return names
+    return [*names, *(n for n in extra if n not in names)]
+
+
 def select(metrics: object = None, convention: str = "pysodmetrics") -> Selection:
     """The :class:`Selection` of ``metrics`` (None: the default set; ``"all"``: every
     registered metric; or metric names) in ``convention``. Unknown names, or names the
@@ -411,8 +420,11 @@ def select(metrics: object = None, convention: str = "pysodmetrics") -> Selectio
     one-line :class:`~ras_lightning.utils.errors.UserError` listing the valid ones."""
     from ras_lightning.utils.errors import UserError
 
+    if convention == "both":  # score's two conventions: a selection both define
+        select(metrics, "f3net")
+        convention = "pysodmetrics"
     names = _as_names(metrics)
-    own = CONVENTIONS[convention].metrics if convention in CONVENTIONS else None
+    own = CONVENTIONS[convention].metrics
     if own is not None:  # a convention with its own fixed metrics (f3net)
         if names is None:
             return Selection(())

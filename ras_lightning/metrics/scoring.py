@@ -34,7 +34,7 @@ from ras_lightning.metrics.per_image import add_up
 # the registry imports every kernel (f3net's SciPy included) here, before the pool forks:
 # importing SciPy inside a worker forked from a process that runs torch threads deadlocks
 # (seen in the tests)
-from ras_lightning.metrics.registry import CONVENTIONS, Convention
+from ras_lightning.metrics.registry import CONVENTIONS, Convention, select
 from ras_lightning.utils.errors import DataError
 
 log = logging.getLogger("ras_lightning.metrics")
@@ -55,6 +55,8 @@ class FolderScore:
     # order they were added up: ``metrics`` is the convention's ``summarise`` of their sum
     images: list[str] = field(default_factory=list)
     stats: list[dict] = field(default_factory=list)
+    # the metrics selected (``metrics=``), in the registry's order; None: the default set
+    selected: tuple[str, ...] | None = None
 
 
 def pair_maps(
@@ -134,7 +136,10 @@ def check_complete(path: str, what: str = "image") -> None:
 
 
 def _score_chunk(
-    pairs: Sequence[tuple[str, str]], convention: str = "pysodmetrics", skip_broken: bool = False
+    pairs: Sequence[tuple[str, str]],
+    convention: str = "pysodmetrics",
+    skip_broken: bool = False,
+    families: Sequence[str] | None = None,
 ) -> tuple[list[tuple[str, dict]], int, list[str]]:
     """(stem and statistics of each image scored, maps resized, problems of those skipped)."""
     conv = CONVENTIONS[convention]
@@ -152,7 +157,7 @@ def _score_chunk(
                 raise
             broken.append(str(err).removeprefix("cannot read "))
             continue
-        images.append((Path(gt_path).stem, conv.image_stats(pred, gt)))
+        images.append((Path(gt_path).stem, conv.image_stats(pred, gt, families)))
         resized += was_resized
     return images, resized, broken
 
@@ -180,8 +185,12 @@ def score_folder(
     only: set[str] | None = None,
     skip_hint: str = "missing=skip",
     max_pixels: int | None = None,
+    metrics: Sequence[str] | str | None = None,
 ) -> FolderScore:
     """Score every map in ``pred_dir`` against its mask in ``gt_dir`` in ``convention``.
+
+    ``metrics``: None (the default set), ``"all"`` (PySODMetrics' whole set) or metric names
+    (:func:`~ras_lightning.metrics.registry.select`; only the families they need are computed).
 
     A mask or map that does not decode completely, or whose header claims more than
     ``max_pixels`` pixels (the setting ``max_pixels``; None: no check, for maps and masks
@@ -190,6 +199,8 @@ def score_folder(
     suggests). ``only``: see :func:`pair_maps`.
     """
     conv = check_convention(convention)  # before any file is read
+    selection = select(metrics, convention)
+    families = None if metrics is None else selection.families
     limit = None if max_pixels is None else pixel_limit(max_pixels, "max_pixels")
     pairs, lonely = pair_maps(gt_dir, pred_dir, missing, only, skip_hint)
     skip = missing == "skip"
@@ -208,8 +219,10 @@ def score_folder(
     # forked child (or importing SciPy there) can deadlock when the parent runs other threads
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        conventions = [convention] * len(chunks)
-        results = (pool or _Serial()).map(_score_chunk, chunks, conventions, [skip] * len(chunks))
+        conventions, n = [convention] * len(chunks), len(chunks)
+        results = (pool or _Serial()).map(
+            _score_chunk, chunks, conventions, [skip] * n, [families] * n
+        )
         for part, r, bad in results:
             images += part
             resized += r
@@ -226,8 +239,10 @@ def score_folder(
     stems, stats = [s for s, _ in images], [st for _, st in images]
     # added up in image order (whatever the workers' chunks), as per_image.dataset_metrics
     totals, count = add_up(stats), len(stats)
-    values, curves = conv.summarise(totals, count), conv.curves(totals, count)
-    return FolderScore(values, curves, count, resized, lonely, broken, stems, stats)
+    values, curves = selection.keep(conv.summarise(totals, count)), conv.curves(totals, count)
+    score = FolderScore(values, curves, count, resized, lonely, broken, stems, stats)
+    score.selected = selection.names
+    return score
 
 
 def _within(
