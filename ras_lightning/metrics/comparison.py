@@ -69,7 +69,6 @@ __all__ = [
 META = "_meta"
 #: the per-image file of each kind of folder
 FOLDER_FILES = {"score/eval output": CURVES_FILE, "training run": f"test_{CURVES_FILE}"}
-VERDICTS = ("a better", "b better", "not distinguishable")
 _CHUNK = 1000  # permutations summed at once
 
 
@@ -84,9 +83,6 @@ class Source:
     convention: str
     images: dict[str, list[str]] = field(default_factory=dict)
     stats: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return f"{self.method} in {self.folder} ({self.kind})"
 
 
 def check_ci(ci: object) -> float:
@@ -397,54 +393,18 @@ def compare_groups(
         )
     single = len(a) == 1 and len(b) == 1
     run_draws = np.random.default_rng([seed, 2])
-    results: dict[str, dict] = {}
-    for p in paired:
-        stats_a, values_a = zip(*(aligned(s, p) for s in a), strict=True)
-        stats_b, values_b = zip(*(aligned(s, p) for s in b), strict=True)
-        images = resample_indices(len(p.images), bootstrap, seed)
-        rep_a = run_replicates(
-            stats_a, convention, images, run_draws.integers(0, len(a), (bootstrap, len(a)))
-        )
-        rep_b = run_replicates(
-            stats_b, convention, images, run_draws.integers(0, len(b), (bootstrap, len(b)))
-        )
-        if single:
-            pvalues = _permutation_p(stats_a[0], stats_b[0], convention, permutations, seed)
-        else:
-            pvalues = _bootstrap_p(stats_a, stats_b, convention, permutations, seed)
-        names = [m for m in ordered(values_a[0]) if m in values_b[0]]
-        table = {}
-        for name in names:
-            va = float(np.mean([v[name] for v in values_a]))
-            vb = float(np.mean([v[name] for v in values_b]))
-            reps = rep_b[name] - rep_a[name]
-            low, high = percentile_interval(reps, ci)
-            table[name] = {
-                "a": va,
-                "b": vb,
-                "difference": vb - va,
-                "low": low,
-                "high": high,
-                "p": pvalues[name],
-            }
-        results[p.dataset] = table
-    tests = [(d, m) for d, t in results.items() for m in t]
+    how = {"ci": ci, "bootstrap": bootstrap, "permutations": permutations, "seed": seed}
+    results = {p.dataset: _dataset_table(a, b, p, convention, run_draws, **how) for p in paired}
     alpha = 1 - ci
-    rejected, adjusted = holm([results[d][m]["p"] for d, m in tests], alpha)
-    for (d, m), rej, adj in zip(tests, rejected, adjusted, strict=True):
-        row = results[d][m]
-        row["p_holm"] = adj
-        higher = METRICS[m].higher_is_better if m in METRICS else True
-        row["verdict"] = verdict(row["difference"], higher, rej)
-    if tests and (1 if single else 2) / (1 + permutations) > alpha / len(tests):
-        what = f"permutations={permutations}"
+    tested = _decide(results, alpha)
+    if tested and (1 if single else 2) / (1 + permutations) > alpha / tested:
         log.warning(
-            "with %d tests, %s cannot reach Holm's smallest threshold (alpha/%d = %.2g): no "
-            "difference can be called; raise it",
-            len(tests),
-            what,
-            len(tests),
-            alpha / len(tests),
+            "with %d tests, permutations=%d cannot reach Holm's smallest threshold "
+            "(alpha/%d = %.2g): no difference can be called; raise it",
+            tested,
+            permutations,
+            tested,
+            alpha / tested,
         )
     names = (labels[0] or label(a, "a"), labels[1] or label(b, "b"))
     if names[0] == names[1]:
@@ -460,12 +420,61 @@ def compare_groups(
         "seed": seed,
         "test": "paired permutation" if single else "two-level bootstrap",
         "correction": "holm",
-        "tests": sum(not math.isnan(results[d][m]["p"]) for d, m in tests),
+        "tests": tested,
         "paired": {p.dataset: len(p.images) for p in paired},
         "unpaired": {p.dataset: p.unpaired for p in paired if any(p.unpaired.values())},
         "datasets_not_compared": skipped,
     }
     return results
+
+
+def _dataset_table(
+    a: Sequence[Source],
+    b: Sequence[Source],
+    p: Paired,
+    convention: str,
+    run_draws: np.random.Generator,
+    *,
+    ci: float,
+    bootstrap: int,
+    permutations: int,
+    seed: int,
+) -> dict[str, dict]:
+    """``{metric: {a, b, difference, low, high, p}}`` of one dataset (module docstring)."""
+    stats_a, values_a = zip(*(aligned(s, p) for s in a), strict=True)
+    stats_b, values_b = zip(*(aligned(s, p) for s in b), strict=True)
+    images = resample_indices(len(p.images), bootstrap, seed)  # one draw for a and b
+    rep_a = run_replicates(
+        stats_a, convention, images, run_draws.integers(0, len(a), (bootstrap, len(a)))
+    )
+    rep_b = run_replicates(
+        stats_b, convention, images, run_draws.integers(0, len(b), (bootstrap, len(b)))
+    )
+    if len(a) == len(b) == 1:
+        pvalues = _permutation_p(stats_a[0], stats_b[0], convention, permutations, seed)
+    else:
+        pvalues = _bootstrap_p(stats_a, stats_b, convention, permutations, seed)
+    table = {}
+    for name in (m for m in ordered(values_a[0]) if m in values_b[0]):
+        va = float(np.mean([v[name] for v in values_a]))  # one run: its value, unchanged
+        vb = float(np.mean([v[name] for v in values_b]))
+        low, high = percentile_interval(rep_b[name] - rep_a[name], ci)
+        table[name] = {"a": va, "b": vb, "difference": vb - va, "low": low, "high": high}
+        table[name]["p"] = pvalues[name]
+    return table
+
+
+def _decide(results: Mapping[str, dict[str, dict]], alpha: float) -> int:
+    """Add ``p_holm`` and ``verdict`` to every row of ``results`` (Holm over all of them);
+    return the number of tests (rows with a p-value)."""
+    tests = [(d, m) for d, t in results.items() for m in t]
+    rejected, adjusted = holm([results[d][m]["p"] for d, m in tests], alpha)
+    for (d, m), rej, adj in zip(tests, rejected, adjusted, strict=True):
+        row = results[d][m]
+        row["p_holm"] = adj
+        higher = METRICS[m].higher_is_better if m in METRICS else True
+        row["verdict"] = verdict(row["difference"], higher, rej)
+    return sum(not math.isnan(adj) for adj in adjusted)
 
 
 def _kept(p: Paired) -> bool:
