@@ -226,3 +226,24 @@ def test_ecssd_planted_copies_found_and_no_distinct_pair(tmp_path: Path) -> None
         os.path.realpath(ECSSD_DIR)
         in json.loads((out / "audit.json").read_text())["sets"]["ECSSD"]["images_dir"]
     )
+
+
+def test_audit_of_photo_folders_names_an_unreadable_photo(demo_root: Path, tmp_path: Path) -> None:
+    """Explicit folders of photos (no masks): a broken file is a row of mask_issues.csv, the
+    rest are audited."""
+    train, test = tmp_path / "train", tmp_path / "test"
+    shutil.copytree(demo_root / "DEMO-VAL" / "images", train)
+    test.mkdir()
+    photo = sorted(train.iterdir())[0]
+    plant(photo, test / "copy.jpg", "all")
+    (test / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo")
+    out = tmp_path / "out"
+    run_command("audit", f"train_dir={train}", f"+test_dirs={{MINE: {test}}}", f"output_dir={out}")
+    assert [(r["image"], r["training_image"]) for r in _csv(out / "leaks.csv")] == [
+        ("copy.jpg", photo.name)
+    ]
+    issues = _csv(out / "mask_issues.csv")
+    assert [(r["set"], r["image"], r["issue"]) for r in issues] == [
+        ("MINE", "broken.jpg", "unreadable photo")
+    ]
+    assert "MINE: 1 of 2 photos (50.0%) also in train" in (out / "summary.txt").read_text()

@@ -71,7 +71,7 @@ def _blocks(n: int, size: int) -> Iterator[slice]:
 
 
 def _mirror(desc: np.ndarray) -> np.ndarray:
-    return desc.reshape(-1, DESC, DESC)[:, :, ::-1].reshape(len(desc), -1)
+    return desc.reshape(-1, DESC, DESC)[:, :, ::-1].reshape(len(desc), DESC * DESC)
 
 
 def candidates(a: np.ndarray, b: np.ndarray | None, threshold: float = FILTER) -> tuple:
@@ -88,6 +88,8 @@ def candidates(a: np.ndarray, b: np.ndarray | None, threshold: float = FILTER) -
         i, j = np.nonzero(sim >= threshold)
         ia.append(i + rows.start)
         ib.append(j)
+    if not ia:  # no photo on one side
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(ia).astype(np.int64), np.concatenate(ib).astype(np.int64)
 
 

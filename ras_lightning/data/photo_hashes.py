@@ -48,7 +48,7 @@ WORDS = HASH_SIZE * HASH_SIZE // 64
 DESC = 16  # the first filter's thumbnail side
 WINDOWS = list(itertools.product(CROPS, repeat=4))  # (left, top, right, bottom); [0]: whole
 MIRROR = len(WINDOWS)  # index of the mirrored whole photo's hash
-CACHE_FORMAT = f"ras-lightning audit hashes 1, imagehash {imagehash.__version__}"
+CACHE_FORMAT = f"ras-lightning audit hashes 3, imagehash {imagehash.__version__}"
 
 
 def audit_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
