@@ -5,6 +5,8 @@ shrinks like 1/sqrt(n); ``metrics_ci.json``, ``±`` in metrics.md, ``tex_ci``; `
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,8 @@ from ras_lightning.metrics.bootstrap import (
     resample_indices,
 )
 from ras_lightning.metrics.f3net import f_curve as f3net_f_curve
-from ras_lightning.metrics.intervals import half_width, stack_stats
+from ras_lightning.metrics.intervals import CI_KEY, Intervals, half_width, stack_stats
+from ras_lightning.metrics.latex import latex_table
 from ras_lightning.metrics.registry import CONVENTIONS
 from ras_lightning.utils.errors import UserError
 from tests.conftest import run_command, toy_maps
@@ -208,3 +211,37 @@ def test_eval_metrics_ci(tiny_ckpt: Path, demo_root: Path, tmp_path: Path) -> No
     assert "±" in (out / "metrics.md").read_text()  # the paper table
     assert "±" in (out / "metrics_full.md").read_text()
     assert r"$\pm$" in (out / "metrics.tex").read_text()
+
+
+def _ci_rows() -> list[dict]:
+    rows = []
+    for i, method in enumerate(("A", "B_2", "C")):
+        values = {"mae": 0.05 + 0.01 * i, "max_f": 0.9 - 0.02 * i}
+        bounds = {k: (v - 0.01, v + 0.02) for k, v in values.items()}
+        rows.append({"dataset": "SOD", "method": method, **values})
+        rows[-1][CI_KEY] = Intervals(bounds, 0.95, 1000, 0)
+    return rows
+
+
+def test_tex_ci_keeps_the_marks_on_the_values() -> None:
+    tex = latex_table(_ci_rows(), "pysodmetrics", tex_ci=True)
+    first = next(ln for ln in tex.splitlines() if ln.startswith("SOD & A"))
+    # best max F bold, best MAE bold (lower is better), each with its half-width (0.02)
+    assert r"\textbf{0.900}\,{\scriptsize$\pm$0.020}" in first
+    assert r"\textbf{0.050}\,{\scriptsize$\pm$0.020}" in first
+    assert "% value $\\pm$ h: half-width of the 95% percentile bootstrap" in tex
+    assert r"\pm" not in latex_table(_ci_rows(), "pysodmetrics")  # tex_ci=false
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_tex_ci_table_compiles_with_pdflatex(tmp_path: Path) -> None:
+    (tmp_path / "metrics.tex").write_text(latex_table(_ci_rows(), "f3net", tex_ci=True))
+    doc = tmp_path / "doc.tex"
+    doc.write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        "\\input{metrics.tex}\n\\end{document}\n"
+    )
+    cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
