@@ -57,6 +57,7 @@ __all__ = [
     "compare_groups",
     "comparison_markdown",
     "holm",
+    "metric_title",
     "paired_rows",
     "read_folder",
     "read_group",
@@ -518,7 +519,8 @@ def _f(value: float | None, spec: str = ".4f") -> str:
     return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
-def _title(name: str) -> str:
+def metric_title(name: str) -> str:
+    """A metric's table title with its direction (↑ higher is better, ↓ lower is better)."""
     if name not in METRICS:
         return name
     return f"{METRICS[name].title} {'↑' if METRICS[name].higher_is_better else '↓'}"
@@ -566,7 +568,7 @@ def comparison_markdown(result: Mapping) -> str:
         ]
         for name, r in table.items():
             lines.append(
-                f"| {cell(_title(name))} | {_f(r['a'])} | {_f(r['b'])} | "
+                f"| {cell(metric_title(name))} | {_f(r['a'])} | {_f(r['b'])} | "
                 f"{_f(r['difference'], '+.4f')} | [{_f(r['low'], '+.4f')}, "
                 f"{_f(r['high'], '+.4f')}] | {_f(r['p'])} | {_f(r['p_holm'])} | "
                 f"{r['verdict']} |"

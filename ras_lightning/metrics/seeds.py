@@ -24,11 +24,12 @@ from ras_lightning.metrics.comparison import (
     META,
     Source,
     aligned,
+    metric_title,
     paired_rows,
     run_replicates,
     sanitize,
 )
-from ras_lightning.metrics.registry import METRICS, ordered
+from ras_lightning.metrics.registry import ordered
 from ras_lightning.metrics.reports import cell, write_json
 from ras_lightning.utils.errors import UserError
 from ras_lightning.utils.files import write_atomic
@@ -133,10 +134,9 @@ def seeds_markdown(result: Mapping) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for name, r in table.items():
-            title = METRICS[name].title if name in METRICS else name
             lines.append(
-                f"| {cell(title)} | {_f(r['mean'])} | {_f(r['std'])} | {_f(r['min'])} | "
-                f"{_f(r['max'])} | [{_f(r['low'])}, {_f(r['high'])}] | "
+                f"| {cell(metric_title(name))} | {_f(r['mean'])} | {_f(r['std'])} | "
+                f"{_f(r['min'])} | {_f(r['max'])} | [{_f(r['low'])}, {_f(r['high'])}] | "
                 f"{', '.join(_f(v) for v in r['runs'])} |"
             )
         if images := meta["unpaired"].get(dataset):
