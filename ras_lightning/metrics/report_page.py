@@ -94,6 +94,18 @@ def read_rows(out: Path) -> tuple[list[str], dict[str, dict[str, dict[str, dict]
     return names, rows
 
 
+BOUNDS = ("low", "high")
+
+
+def _finite(value: object) -> float | None:
+    """A number for JSON (which has no NaN): None for NaN, infinities and non-numbers."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def _metric_info(name: str) -> dict:
     info = METRICS.get(name)
     return {
@@ -256,7 +268,7 @@ def write_report(
             table[m] = {
                 "count": s.get("count", len(by_method[m])),
                 "metrics": {
-                    k: {"value": v, **{b: cis[k][b] for b in ("low", "high") if k in cis}}
+                    k: {"value": _finite(v), **{b: _finite(cis[k][b]) for b in BOUNDS if k in cis}}
                     for k, v in s.get("metrics", {}).items()
                 },
                 "curves": s.get("curves", {}),
