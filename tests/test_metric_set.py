@@ -18,7 +18,7 @@ from ras_lightning.metrics.functional import SODImage, hce, si_mae
 from ras_lightning.metrics.functional.hce import skeletonize
 from ras_lightning.metrics.per_image import add_up
 from ras_lightning.utils.errors import UserError
-from tests.conftest import SOD_DIR, run_command, write_image
+from tests.conftest import SOD_DIR, compose_config, run_command, tiny_train, write_image
 
 psm = pytest.importorskip("py_sod_metrics")
 
@@ -267,8 +267,8 @@ def _score(folder: tuple[Path, Path], out: Path, *extra: str) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
-def _csv_header(out: Path) -> list[str]:
-    return (out / "per_image.csv").read_text().splitlines()[0].split(",")
+def _csv_header(out: Path, name: str = "per_image.csv") -> list[str]:
+    return (out / name).read_text().splitlines()[0].split(",")
 
 
 def test_score_with_a_selection_and_all(tiny_folder: tuple[Path, Path], tmp_path: Path) -> None:
@@ -292,6 +292,48 @@ def test_score_refuses_an_unknown_metric_before_reading(
     with pytest.raises(UserError, match="convention=f3net defines only"):
         _score(tiny_folder, tmp_path / "y", "metrics=all", "convention=f3net")
     assert not (tmp_path / "x").exists()
+
+
+def test_training_tests_the_selected_metrics() -> None:
+    """train's metrics= reaches the module's test metrics (plain strings in the checkpoint's
+    hyper-parameters); validation keeps the default set."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from ras_lightning.metrics import SODMetrics
+    from ras_lightning.training.module import RASModule
+
+    cfg = compose_config("metrics=[hce,max_iou]")
+    assert OmegaConf.to_container(cfg.model, resolve=True)["test_metrics"] == ["hce", "max_iou"]
+    assert compose_config().model.test_metrics is None
+
+    class Net(torch.nn.Module):
+        backbone_name, channels = "none", 1
+
+        def __init__(self, **kw: object) -> None:
+            super().__init__()
+
+    model = RASModule(net=Net, test_metrics=cfg.model.test_metrics)  # a ListConfig, as Hydra
+    assert type(model.hparams.test_metrics) is list
+    metrics = SODMetrics(metrics=model.hparams.test_metrics)
+    pred, gt = toy_pairs(4, 2)[0]
+    metrics.update(torch.from_numpy(pred), torch.from_numpy(gt))
+    assert list(metrics.compute()) == ["max_iou", "hce"]
+
+
+@pytest.mark.slow
+def test_a_training_run_tests_the_selection(demo_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    tiny_train(
+        demo_root, run, "metrics=[mae,max_iou,hce]", "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+    )  # fmt: skip
+    logged = json.loads((run / "metrics.json").read_text())
+    tested = {k.rsplit("/", 1)[1] for k in logged if k.startswith("test/")}
+    assert tested == {"mae", "max_iou", "hce"}
+    assert any(k.startswith("val/") and k.endswith("/max_e") for k in logged)
+    assert _csv_header(run, "test_per_image.csv")[3:] == ["mae", "max_iou", "hce"]
 
 
 # ------------------------------------------------------------------------------ real data

@@ -107,12 +107,15 @@ class PerImageWriter(L.Callback):
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
         self.images: dict[str, list[tuple[str, dict]]] = {}
+        self.selected: tuple[str, ...] | None = None  # the test's metrics= selection
 
     def on_test_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self.images = {
             name: _gather(module.set_metrics[f"test/{name}"].take_images(), trainer.world_size)
             for name in module.set_names["test"]
         }
+        sets = [module.set_metrics[f"test/{n}"] for n in module.set_names["test"]]
+        self.selected = sets[0].selection.names if sets else None
 
     def on_test_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -122,7 +125,7 @@ class PerImageWriter(L.Callback):
             items = sorted(items, key=lambda item: item[0])
             groups.append((name, self.out.name, [n for n, _ in items], [s for _, s in items]))
         if any(g[2] for g in groups):
-            write_per_image(self.out, groups, "pysodmetrics", prefix="test_")
+            write_per_image(self.out, groups, "pysodmetrics", "test_", self.selected)
 
 
 def fit_and_test(cfg: DictConfig) -> FitResult:

@@ -33,6 +33,9 @@ class RASModule(L.LightningModule):
         reset_optimizer_at_epoch: clear Adam's moments at this 0-based epoch, as the v1
             authors re-create Adam when they drop the lr.
         channels_last: run the network in channels-last memory format.
+        test_metrics: the end-of-training test's metrics (``metrics=`` of ``train``): None the
+            default set, ``"all"`` PySODMetrics' whole set, or metric names (validation keeps
+            the default set: its ``max_f`` picks the best checkpoint).
         input_recipe, eval_size: the normalisation and square size the network was trained
             to see; saved in checkpoints with ``backbone`` and ``channels``, from which
             :func:`~ras_lightning.models.weights.load_weights` and
@@ -54,8 +57,12 @@ class RASModule(L.LightningModule):
         channels_last: bool = False,
         input_recipe: str = "v1",
         eval_size: int = 352,
+        test_metrics: list[str] | str | None = None,
     ) -> None:
         super().__init__()
+        if test_metrics is not None and not isinstance(test_metrics, str):
+            # plain strings in the checkpoint (eval/predict load it with weights_only=True)
+            test_metrics = [str(m) for m in test_metrics]
         self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         self.net = net(version=version, pretrained_backbone=pretrained_backbone)
         self.hparams.update(backbone=self.net.backbone_name, channels=self.net.channels)
@@ -91,7 +98,9 @@ class RASModule(L.LightningModule):
         self.loss_divisor = getattr(dm, "batch_size", None)
         for key in (f"{s}/{n}" for s, names in self.set_names.items() for n in names):
             if key not in self.set_metrics:
-                self.set_metrics[key] = SODMetrics(keep_images=key.startswith("test/"))
+                test = key.startswith("test/")
+                metrics = self.hparams.get("test_metrics") if test else None
+                self.set_metrics[key] = SODMetrics(keep_images=test, metrics=metrics)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.hparams.channels_last:
