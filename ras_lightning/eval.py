@@ -4,7 +4,8 @@ Per test set, a map per photo as the authors' test scripts make it (``OUT/<set>/
 :mod:`ras_lightning.data.protocol`), scored in ``convention`` (``f3net``, the MATLAB evaluation
 of the published tables, or ``pysodmetrics``) -> ``OUT/metrics.json``, the published figure's
 table with FPS and size ``metrics.md`` (``compare=paper``: the paper's numbers beside),
-``metrics_full.md``/``.csv``, ``metrics.tex``, ``per_image.csv``, the PR/F curves. Nothing is
+``metrics_full.md``/``.csv``, ``metrics.tex``, ``per_image.csv``, the PR/F curves,
+``report.html`` (a browser of every photo; ``report=false``: none). Nothing is
 written into the data; an undecodable photo or mask is an error (``data.on_unpaired=skip``:
 named and skipped). ``devices=N`` (or ``torchrun``/``srun``): the photos split over processes.
 """

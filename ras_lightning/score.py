@@ -3,7 +3,8 @@
 One folder (``gt_dir=GT pred_dir=PRED output_dir=OUT``) or several (``+datasets={name: gt_dir}
 +methods={name: maps_dir}``, one table and pair of plots per dataset) -> ``OUT/metrics.json``
 (metric keys, or ``{dataset: {method: {...}}}``; then ``convention``), ``metrics.md``/``.csv``/
-``.tex``, ``per_image.csv``, the PR/F curves (``*_curve_*.png``, ``curves_*.csv``). Nothing is
+``.tex``, ``per_image.csv``, the PR/F curves (``*_curve_*.png``, ``curves_*.csv``),
+``report.html`` (a browser of every image; ``report=false``: none). Nothing is
 written into a folder it reads; an undecodable mask or map is an error (``missing=skip``: named).
 """
 
