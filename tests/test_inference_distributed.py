@@ -246,3 +246,23 @@ def test_fast_mode_is_off_on_a_cpu_and_checked(tiny_ckpt: Path) -> None:
         )  # fmt: skip
     )
     assert cpu.fast is None and cpu.name == "PyTorch"  # today's CPU path, unchanged
+
+
+@pytest.mark.slow
+def test_an_error_in_the_processes_is_one_line_and_stops_them(tmp_path: Path) -> None:
+    """Weights that cannot be read fail in every spawned process: the run ends with their one
+    error line and exit status 1 (no hang, no traceback), nothing written."""
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(np.random.default_rng(0).bytes(256))
+    src = tmp_path / "photos"
+    for i in range(3):
+        write_image(src / f"p{i}.jpg", np.full((20, 30, 3), 40 * i, np.uint8))
+    res = run_cli(
+        "predict", f"weights={bad}", f"input={src}", f"output={tmp_path / 'out'}",
+        "backend=torch", "devices=2", timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "bad.ckpt" in errors[0], res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()
