@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ras_lightning.metrics import report_images as pics
-from ras_lightning.metrics.report_page import DATA_PREFIX
+from ras_lightning.metrics.report_page import DATA_PREFIX, _hrefs
 from tests.conftest import run_command, tiny_set, toy_maps, write_image
 
 
@@ -201,3 +201,21 @@ def test_compare_report(tmp_path: Path) -> None:
         "bootstrap=50", "permutations=200",
     )  # fmt: skip
     assert pictures(out) == before
+
+
+def test_odd_names_are_urls(tmp_path: Path) -> None:
+    """A map inside the output folder is linked by a relative URL (``#`` encoded); the
+    pictures made get file-name-safe names."""
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6] = 255
+    write_image(tmp_path / "gt" / "a#1.png", mask)
+    out = tmp_path / "out"
+    write_image(out / "my set" / "a#1.png", mask)
+    jobs = pics.plan_jobs(
+        out, "my set", ["a#1"], None, {"a#1": str(tmp_path / "gt" / "a#1.png")},
+        [{"a#1": str(out / "my set" / "a#1.png")}],
+    )  # fmt: skip
+    assert pics.run_job(jobs[0], out) == []
+    thumbs, full = _hrefs(out, jobs, 1)
+    assert full["map0"] == ["my%20set/a%231.png"]
+    assert all("#" not in p[0] and " " not in p[0] for p in (*thumbs.values(), *full.values()))

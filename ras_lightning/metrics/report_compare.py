@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import numpy as np
 
@@ -84,8 +85,9 @@ def _pictures(
                 if rel is None:
                     col.append(None)
                     continue
+                rel = unquote(rel)  # their URL -> their file
                 mine = f"{pics.FILES}/{side}/" + rel.removeprefix(f"{pics.FILES}/")
-                col.append(mine if _copy(source.folder / rel, out / mine) else None)
+                col.append(quote(mine) if _copy(source.folder / rel, out / mine) else None)
             if any(col):
                 found[what][kind] = col
     return found

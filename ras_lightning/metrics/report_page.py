@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -351,15 +352,16 @@ def _hex(rgb: tuple[int, int, int]) -> str:
 
 
 def _hrefs(out: Path, jobs: list[pics.Job], n_methods: int) -> tuple[dict, dict]:
-    """{kind: [path or None per image]} of the thumbnails and full-size views that exist."""
+    """{kind: [URL or None per image]} of the thumbnails and full-size views that exist
+    (relative URLs: a ``#`` or ``?`` in a linked map's name is percent-encoded)."""
     kinds = ["photo", "mask", *(f"{p}{k}" for k in range(n_methods) for p in ("map", "err"))]
     thumbs: dict[str, list] = {k: [] for k in kinds}
     full: dict[str, list] = {k: [] for k in kinds}
     for job in jobs:
         for k in kinds:
             t, f = job.thumbs.get(k), job.full.get(k)
-            thumbs[k].append(t if t and (out / t).is_file() else None)
-            full[k].append(f if f and (out / f).is_file() else None)
+            thumbs[k].append(quote(t) if t and (out / t).is_file() else None)
+            full[k].append(quote(f) if f and (out / f).is_file() else None)
     # a kind no image has (no photos in score) is left out
     return {k: v for k, v in thumbs.items() if any(v)}, {k: v for k, v in full.items() if any(v)}
 

@@ -276,7 +276,7 @@
   }
 
   // ------------------------------------------------------------------- full-size viewer
-  var current = -1;
+  var current = -1, fitting = false;
   function figure(src, caption) {
     if (!src) return "";
     return "<figure><img class='full' src='" + esc(src) + "' alt='" + esc(caption) + "'><figcaption>" +
@@ -286,7 +286,8 @@
     var d = ds();
     current = i;
     var s = "<div class='vbar'><button id='v-prev'>\u25c0</button><button id='v-next'>\u25b6</button> <b>" +
-      esc(d.name) + " / " + esc(d.images[i]) + "</b> <span class='note'>(arrow keys: previous/next, Esc: close)</span>" +
+      esc(d.name) + " / " + esc(d.images[i]) + "</b> <label><input type='checkbox' id='v-fit'> fit to the window</label>" +
+      " <span class='note'>(arrow keys: previous/next, Esc: close)</span>" +
       "<button id='v-close'>close \u2715</button></div><div class='vimgs'>";
     if (d.full.photo) s += figure(d.full.photo[i], "photo");
     if (d.full.mask) s += figure(d.full.mask[i], "mask");
@@ -300,6 +301,12 @@
       s += figure(fe && fe[i], k + ": errors");
     });
     viewer.innerHTML = s + "</div>";
+    viewer.querySelector(".vimgs").classList.toggle("fit", fitting);
+    el("v-fit").checked = fitting;
+    el("v-fit").onchange = function () {
+      fitting = this.checked;
+      viewer.querySelector(".vimgs").classList.toggle("fit", fitting);
+    };
     viewer.hidden = false;
     el("v-close").onclick = closeViewer;
     el("v-prev").onclick = function () { step(-1); };
