@@ -217,6 +217,18 @@ def test_every_metric_is_finite_on_degenerate_images() -> None:
     assert hce(z, z)["hce"] == 0
 
 
+def test_the_readme_table_names_every_metric_and_its_direction() -> None:
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("### The full PySODMetrics set") : text.index("### Adding a metric")]
+    rows = [r for r in table.splitlines() if r.startswith("| `")]
+    for name, info in registry.METRICS.items():
+        row = next((r for r in rows if f"`{name}`" in r.split(" | ")[0]), None)
+        assert row, f"{name} missing from the README's table"
+        assert row.rstrip(" |").endswith("↑" if info.higher_is_better else "↓"), name
+
+
 # ------------------------------------------------------------------------------ selection
 def test_select_names_families_and_errors() -> None:
     sel = registry.select(["hce", "max_iou"])
