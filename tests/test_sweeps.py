@@ -104,6 +104,99 @@ def test_local_launcher_runs_a_two_job_sweep(demo_root: Path, tmp_path: Path) ->
     assert len(logs) == 2, logs
 
 
+# A stand-in for SLURM on this machine: ``sbatch`` keeps the script it is given, answers with a
+# job id and starts the array's tasks here in the background; ``srun`` waits for submitit's
+# pickle of its task, then runs the command with its output where ``--output`` names;
+# ``sacct`` knows no job (submitit then waits for the tasks' result files).
+FAKE_SBATCH = r"""#!/bin/bash
+set -e
+id=$((100 + $(ls "$FAKE_SLURM" | wc -l)))
+cp "$1" "$FAKE_SLURM/sbatch_$id.sh"
+range=$(sed -n 's/^#SBATCH --array=\([0-9]*\)-\([0-9]*\).*/\1 \2/p' "$1")
+read lo hi <<< "${range:-x x}"
+export SLURM_NTASKS=1 SLURM_JOB_NUM_NODES=1 SLURM_NODEID=0 SLURM_PROCID=0 SLURM_LOCALID=0
+export SLURM_JOB_NODELIST=localhost SLURM_JOB_NAME=train
+if [ "$lo" = x ]; then
+  SLURM_JOB_ID=$id nohup bash "$1" > /dev/null 2>&1 &
+else
+  for i in $(seq "$lo" "$hi"); do
+    SLURM_JOB_ID=$((id * 100 + i)) SLURM_ARRAY_JOB_ID=$id SLURM_ARRAY_TASK_ID=$i \
+      nohup bash "$1" > /dev/null 2>&1 &
+  done
+fi
+echo "Submitted batch job $id"
+"""
+FAKE_SACCT = "#!/bin/bash\necho 'JobID|State|NodeList'\n"
+FAKE_SRUN = r"""#!/bin/bash
+out=/dev/null; err=/dev/null
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --unbuffered) shift ;;
+    --output) out=$2; shift 2 ;;
+    --error) err=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+job=${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}
+job=${job:-$SLURM_JOB_ID}
+sub() {
+  local s=${1//%A/$SLURM_ARRAY_JOB_ID}; s=${s//%a/$SLURM_ARRAY_TASK_ID}; s=${s//%t/0}
+  echo "${s//%j/$job}"
+}
+out=$(sub "$out"); err=$(sub "$err"); folder=$(sub "${@: -1}")
+mkdir -p "$(dirname "$out")"
+for _ in $(seq 600); do [ -e "$folder/${job}_submitted.pkl" ] && break; sleep 0.2; done
+"$@" >> "$out" 2>> "$err"
+"""
+
+
+@pytest.mark.slow
+def test_slurm_launcher_submits_the_sweep_as_one_array(demo_root: Path, tmp_path: Path) -> None:
+    """``hydra/launcher=slurm`` against a stand-in ``sbatch``/``srun``: the script carries the
+    documented settings, and both jobs of the array run and leave their metrics."""
+    bin_dir, record, sweep = tmp_path / "bin", tmp_path / "slurm", tmp_path / "sweep"
+    bin_dir.mkdir()
+    record.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN), ("sacct", FAKE_SACCT)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    res = run_cli(
+        "train",
+        "-m",
+        "hydra/launcher=slurm",
+        "hydra.launcher.partition=debugq",
+        "hydra.launcher.cpus_per_task=2",
+        "hydra.launcher.mem_gb=3",
+        "hydra.launcher.timeout_min=30",
+        "hydra.launcher.array_parallelism=1",
+        *[a for a in tiny_train_args(demo_root, sweep) if not a.startswith("hydra.run")],
+        f"hydra.sweep.dir={sweep}",
+        "optimizer.lr=1e-3,2e-3",
+        "debug=fast_dev_run",
+        env={
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_SLURM": str(record),
+            "OMP_NUM_THREADS": "1",
+        },
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    [script] = [p.read_text() for p in record.glob("sbatch_*.sh")]  # one array, not two jobs
+    for flag in (
+        "--array=0-1%1",
+        "--partition=debugq",
+        "--gpus-per-node=1",
+        "--ntasks-per-node=1",
+        "--cpus-per-task=2",
+        "--mem=3GB",
+        "--time=30",
+    ):
+        assert f"#SBATCH {flag}\n" in script, flag
+    for job in ("0", "1"):
+        assert "test/DEMO-TE/max_f" in json.loads((sweep / job / "metrics.json").read_text())
+    # each array task's output where SLURM puts it: .submitit/<array id>_<task>/
+    assert len(list((sweep / ".submitit").glob("*_[01]/*_[01]_0_log.out"))) == 2
+
+
 def test_study_storage_is_a_database_url() -> None:
     assert storage_url(None) is None
     assert storage_url("sqlite:///logs/optuna/ras.db") == "sqlite:///logs/optuna/ras.db"
