@@ -63,8 +63,15 @@ def resampled_sums(
     n = sizes.pop()
     if indices.ndim != 2 or indices.shape[1] != n:
         raise ValueError(f"indices of shape {indices.shape} do not resample {n} rows")
-    counts = resample_counts(indices, n)
-    return {k: np.tensordot(counts, a, axes=(1, 0)) for k, a in arrays.items()}, n
+    # one matrix product for every statistic: (reps, n) @ (n, all their columns)
+    flat = np.concatenate([a.reshape(n, -1) for a in arrays.values()], axis=1)
+    sums = resample_counts(indices, n) @ flat
+    out, start = {}, 0
+    for k, a in arrays.items():
+        width = int(np.prod(a.shape[1:], dtype=np.int64))
+        out[k] = sums[:, start : start + width].reshape(-1, *a.shape[1:])
+        start += width
+    return out, n
 
 
 def replicate_values(
