@@ -245,6 +245,10 @@ def test_select_names_families_and_errors() -> None:
     with pytest.raises(UserError, match="all need convention=pysodmetrics"):
         registry.select("all", "f3net")
     assert registry.select(["mae"], "f3net").names == ("mae",)
+    with pytest.raises(UserError, match="convention=f3net defines only"):  # score's both
+        registry.select(["hce"], "both")
+    assert registry.widen(["hce"], ("mae", "hce")) == ["hce", "mae"]
+    assert registry.widen("all", ("mae",)) == "all" and registry.widen(None, ("mae",)) is None
 
 
 def test_summarise_computes_the_families_present() -> None:
@@ -346,6 +350,22 @@ def test_a_training_run_tests_the_selection(demo_root: Path, tmp_path: Path) -> 
     assert tested == {"mae", "max_iou", "hce"}
     assert any(k.startswith("val/") and k.endswith("/max_e") for k in logged)
     assert _csv_header(run, "test_per_image.csv")[3:] == ["mae", "max_iou", "hce"]
+
+
+@pytest.mark.slow
+def test_eval_reports_the_selection_and_its_paper_table(tiny_ckpt: Path, tmp_path: Path) -> None:
+    from tests.conftest import tiny_set
+
+    root, out = tiny_set(tmp_path / "data", n=3), tmp_path / "eval"
+    args = [f"weights={tiny_ckpt}", f"data.root={root}", "data.test_sets=[TINY]"]
+    args += ["backend=torch", "fps=false", "workers=1", "progress=false", "report=false"]
+    with pytest.raises(UserError, match="convention=f3net defines only"):
+        run_command("eval", *args, f"output_dir={out}", "metrics=[hce]")
+    assert not out.exists()
+    run_command("eval", *args, f"output_dir={out}", "metrics=[hce]", "convention=pysodmetrics")
+    got = json.loads((out / "metrics.json").read_text())["sets"]["TINY"]
+    assert list(got) == ["mae", "s_measure", "max_f", "adaptive_f", "adaptive_e", "hce"]
+    assert _csv_header(out)[3:] == list(got)
 
 
 # ------------------------------------------------------------------------------ real data
