@@ -163,3 +163,30 @@ def test_contributions_of_mean_metrics_add_up_to_the_difference() -> None:
 def test_single_convention_writes_no_diff(both_run: Path) -> None:
     assert not (both_run / "single" / "convention_diff.csv").exists()
     assert not (both_run / "single" / "pysodmetrics").exists()
+
+
+def test_a_metric_selection_limits_both_tables_and_the_diff(tmp_path: Path) -> None:
+    gt, pred = _maps(tmp_path / "A", 6, (50, 40), 40)
+    out = tmp_path / "out"
+    run_command(
+        "score",
+        f"gt_dir={gt}",
+        f"pred_dir={pred}",
+        f"output_dir={out}",
+        "convention=both",
+        "metrics=[mae,max_f]",
+        "workers=1",
+        "plots=false",
+        "progress=false",
+        "ci=null",
+    )
+    assert not (out / "metrics_ci.json").exists()
+    head = _read(out / "metrics.csv")[0]
+    assert list(head) == [
+        "dataset",
+        "method",
+        "count",
+        *(f"{k}_{c}" for k in ("mae", "max_f") for c in BOTH),
+    ]
+    metrics = {r["metric"] for r in _read(out / "convention_diff.csv")}
+    assert "mae" in metrics and metrics <= {"mae", "max_f"}

@@ -72,7 +72,8 @@ def score_both(cfg: Any, run: Callable[[Any], dict]) -> dict:
             write_atomic(out / name, json.dumps({**both, "convention": "both"}, indent=2) + "\n")
     curves = {c: read_curves(out / c / CURVES_FILE) for c in BOTH}
     write_side_by_side(results, curves, out)
-    write_atomic(out / DIFF_FILE, convention_diff(curves))
+    reported = [{k for m in r.values() for v in m.values() for k in v} for r in results.values()]
+    write_atomic(out / DIFF_FILE, convention_diff(curves, set.intersection(*reported)))
     print((out / "metrics.md").read_text(), end="")
     return results
 
@@ -162,9 +163,14 @@ def contributions(
     return out
 
 
-def convention_diff(curves: Mapping[str, Mapping[str, np.ndarray]], top: int = TOP) -> str:
+def convention_diff(
+    curves: Mapping[str, Mapping[str, np.ndarray]],
+    names: set[str] | None = None,
+    top: int = TOP,
+) -> str:
     """``convention_diff.csv``'s text from the two conventions' curves files
-    (:func:`~ras_lightning.metrics.per_image.read_curves`)."""
+    (:func:`~ras_lightning.metrics.per_image.read_curves`): the metrics of both, those in
+    ``names`` only if given (the ones the runs report: ``metrics=`` selects)."""
     a, b = BOTH
     table = io.StringIO(newline="")
     writer = csv.writer(table, lineterminator="\n")
@@ -190,6 +196,8 @@ def convention_diff(curves: Mapping[str, Mapping[str, np.ndarray]], top: int = T
             for c in BOTH
         }
         for metric, (diff, share) in _ordered(contributions(stats)).items():
+            if names is not None and metric not in names:
+                continue
             order = np.argsort(-np.abs(share), kind="stable")[:top]
             order = order[np.abs(share[order]) > NOISE]  # agreement up to rounding: no row
             for rank, i in enumerate(order, 1):
