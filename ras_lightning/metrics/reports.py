@@ -9,7 +9,7 @@ import json
 import logging
 from pathlib import Path
 
-from ras_lightning.metrics.intervals import CI_KEY
+from ras_lightning.metrics.intervals import CI_KEY, Intervals
 from ras_lightning.metrics.latex import write_latex
 from ras_lightning.metrics.published import PAPER_COLUMNS, PUBLISHED_FPS, PUBLISHED_MB, published
 from ras_lightning.metrics.registry import CONVENTIONS, METRICS, TITLES, metric_names
@@ -98,7 +98,7 @@ def write_tables(
     head += ["convention"] if convention else []
     lines = ["| " + " | ".join(map(cell, head)) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        ci = r.get(CI_KEY)
+        ci = _intervals(r)
         vals = [(ci.cell(k, r[k]) if ci else f"{r[k]:.4f}") if k in r else "" for k in names]
         vals += [cell(convention)] if convention else []
         lines.append(
@@ -113,8 +113,14 @@ def write_tables(
 
 def ci_note(rows: list[dict]) -> list[str]:
     """A blank line and what ``±`` means, when a row has intervals; else nothing."""
-    ci = next((r[CI_KEY] for r in rows if r.get(CI_KEY)), None)
+    ci = next((c for r in rows if (c := _intervals(r))), None)
     return ["", ci.note()] if ci else []
+
+
+def _intervals(row: dict) -> Intervals | None:
+    """The row's :class:`.intervals.Intervals`, if it has some."""
+    ci = row.get(CI_KEY)
+    return ci if isinstance(ci, Intervals) else None
 
 
 def paper_table(rows: list[dict], convention: str, version: str, compare: bool) -> list[str]:
@@ -134,7 +140,7 @@ def paper_table(rows: list[dict], convention: str, version: str, compare: bool) 
         lines.append(
             f"| {name} | {cell(r['method'])} | {r['count']} | "
             + " | ".join(
-                r[CI_KEY].cell(k, v, 3) if r.get(CI_KEY) else f"{v:.3f}"
+                ci.cell(k, v, 3) if (ci := _intervals(r)) else f"{v:.3f}"
                 for k, v in zip(PAPER_COLUMNS, ours, strict=True)
             )
             + " |"
