@@ -158,7 +158,8 @@ def test_score_metrics_ci_json_md_and_tex(tmp_path: Path) -> None:
 
 
 def test_score_ci_null_writes_no_intervals(tmp_path: Path) -> None:
-    out = _score(tmp_path, "ci=null")
+    assert (_score(tmp_path, "bootstrap=20") / "metrics_ci.json").is_file()
+    out = _score(tmp_path, "ci=null")  # into the same folder: the old intervals go
     assert not (out / "metrics_ci.json").exists()
     assert "±" not in (out / "metrics.md").read_text()
     assert r"\pm" not in (out / "metrics.tex").read_text()

@@ -70,6 +70,8 @@ def score_both(cfg: Any, run: Callable[[Any], dict]) -> dict:
         if all(p.is_file() for p in parts.values()):
             both = {c: json.loads(p.read_text()) for c, p in parts.items()}
             write_atomic(out / name, json.dumps({**both, "convention": "both"}, indent=2) + "\n")
+        else:  # ci=null: no intervals, none left from an earlier run either
+            (out / name).unlink(missing_ok=True)
     curves = {c: read_curves(out / c / CURVES_FILE) for c in BOTH}
     write_side_by_side(results, curves, out)
     reported = [{k for m in r.values() for v in m.values() for k in v} for r in results.values()]

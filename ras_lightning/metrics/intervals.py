@@ -170,8 +170,10 @@ def write_intervals(
     them as the row's :data:`CI_KEY` (for the tables) and write ``metrics_ci.json``:
     ``summary`` (metrics.json's content) with the metrics of each row, found at the keys
     ``where(row)`` (e.g. ``(dataset, method)``; ``()``: the top level), given their intervals.
-    Nothing when ``boot`` is None."""
+    With ``boot`` None (``ci=null``) nothing is computed, and a ``metrics_ci.json`` left in
+    ``out_dir`` by an earlier run is removed (it would not match the new metrics.json)."""
     if boot is None:
+        (out_dir / CI_FILE).unlink(missing_ok=True)
         return None
     tree = copy.deepcopy(dict(summary))
     for row, row_stats in zip(rows, stats, strict=True):
