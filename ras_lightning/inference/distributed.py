@@ -266,9 +266,9 @@ def _console_logging() -> tuple[int, str]:
 
 def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
     """With ``cfg.devices`` > 1 in a process no launcher started: ``run(cfg)`` in that many
-    new processes (a group on this machine); rank 0's value, or the first error (rank 0's
-    first) raised here. None when this process should run it itself (alone, or a member of a
-    launched or spawned group)."""
+    new processes (a group on this machine); rank 0's value, or the first error to arrive
+    raised here (the other processes stopped). None when this process should run it itself
+    (alone, or a member of a launched or spawned group)."""
     import multiprocessing as mp
 
     from omegaconf import OmegaConf
@@ -304,9 +304,10 @@ def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
                         )
                         results[dead[0]] = (False, err)
                         break
-    finally:
+    finally:  # an error (or an interrupt here) stops the others at once
+        clean = len(results) == n and all(ok for ok, _ in results.values())
         for p in procs:
-            p.join(timeout=0 if any(not ok for ok, _ in results.values()) else 30)
+            p.join(timeout=30 if clean else 0)
             if p.is_alive():
                 p.terminate()
                 p.join()
