@@ -14,7 +14,7 @@ from PIL import Image
 
 from ras_lightning.metrics import report_images as pics
 from ras_lightning.metrics.report_page import DATA_PREFIX, _hrefs
-from tests.conftest import run_command, tiny_set, toy_maps, write_image
+from tests.conftest import fingerprint, run_command, tiny_set, toy_maps, write_image
 
 
 def read_data(out: Path) -> dict:
@@ -60,7 +60,14 @@ def score(gt: Path, methods: dict[str, Path], out: Path, *extra: str) -> None:
 def test_score_report(tmp_path: Path) -> None:
     gt, pred, worse = two_methods(tmp_path)
     out = tmp_path / "out"
+    inputs = {
+        d: (fingerprint(d), [p.stat().st_mode for p in sorted(d.iterdir())]) for d in (gt, pred)
+    }
     score(gt, {"noisy": pred, "inverted": worse}, out)
+    # full-size copies may be hard links to the inputs: those stay as they were
+    assert inputs == {
+        d: (fingerprint(d), [p.stat().st_mode for p in sorted(d.iterdir())]) for d in (gt, pred)
+    }
     page = (out / "report.html").read_text()
     data = read_data(out)
     # offline: nothing remote in the page or anything it loads

@@ -5,7 +5,7 @@ per-image values; the mean over its runs for a group of runs), and a ``b − a``
 metric, by which the rows are sorted by default (MAE: where b does worst against a first).
 The table shows a, b and the difference with its interval and verdict (comparison.json).
 
-Pictures are not made again: they are copied from the report of each side's (first) folder
+Pictures are not made again: they are linked or copied from the report of each side's (first) folder
 into ``report_files/a`` and ``report_files/b`` (copied once: a copy of the same size and
 modification time is kept), so the page works from a copied folder; a side whose folder has
 no report (``report=false``, a training run) shows its values without pictures.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,7 +46,7 @@ def _their_report(folder: Path) -> dict[str, dict]:
 
 
 def _copy(src: Path, dest: Path) -> bool:
-    """Copy ``src`` to ``dest`` unless a copy of the same size and mtime is there."""
+    """Link or copy ``src`` to ``dest`` unless one of the same size and mtime is there."""
     try:
         st = src.stat()
     except OSError:
@@ -58,8 +57,7 @@ def _copy(src: Path, dest: Path) -> bool:
             return True
     except OSError:
         pass
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dest)
+    pics.link_or_copy(src, dest)
     return True
 
 
@@ -104,6 +102,7 @@ def write_compare_report(
     groups ``a`` and ``b``; returns its path."""
     start = time.perf_counter()
     out = Path(out)
+    pics.forget_folders()
     meta = result[META]
     labels = [meta["a"]["label"], meta["b"]["label"]]
     conv = CONVENTIONS[meta["convention"]]

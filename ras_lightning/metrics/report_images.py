@@ -149,6 +149,11 @@ def _fit(size: tuple[int, int], cap: int) -> tuple[int, int]:
 _MADE: set[Path] = set()  # folders made by this process (one check per folder, not per file)
 
 
+def forget_folders() -> None:
+    """Check every folder again (they may have gone since an earlier report)."""
+    _MADE.clear()
+
+
 def _folder(path: Path) -> None:
     if path.parent not in _MADE:
         make_folder(path.parent)
@@ -164,6 +169,24 @@ def _save(im: Image.Image, path: Path, **kw: object) -> None:
         im.save(tmp, format="JPEG" if jpeg else "PNG", **kw)
 
 
+def link_or_copy(src: Path, dest: Path) -> None:
+    """``dest`` as a hard link to ``src`` where the file system allows it (no extra space; a
+    copied output folder gets real files), else a copy. The link goes to a temporary name
+    first and is renamed onto ``dest``; nothing is ever written through it (every picture is
+    replaced by a rename), so the data file is never changed, nor its permissions."""
+    _folder(dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+        os.replace(tmp, dest)
+        return
+    except OSError:  # another file system, no permission to link: a copy
+        tmp.unlink(missing_ok=True)
+    with replacing(dest) as part:
+        shutil.copy2(src, part)  # its modification time too (compare checks a copy by it)
+
+
 def _thumb(im: Image.Image, path: Path) -> None:
     small = im.resize(_fit(im.size, THUMB), Image.Resampling.BOX) if max(im.size) > THUMB else im
     _save(small, path, **({"quality": 80} if path.suffix == ".jpg" else {}))
@@ -177,9 +200,7 @@ def _photo(job: Job, out: Path) -> None:
             im.draft("RGB", (THUMB * 2, THUMB * 2))
             _thumb(ImageOps.exif_transpose(im).convert("RGB"), out / job.thumbs["photo"])
     if src.suffix.lower() in _AS_IS and max(size) <= FULL_CAP and not oriented:
-        _folder(full)
-        with replacing(full) as tmp:
-            shutil.copyfile(src, tmp)
+        link_or_copy(src, full)
         return
     big = Image.fromarray(read_photo(str(src)))
     big = big.resize(_fit(big.size, FULL_CAP), Image.Resampling.LANCZOS)
@@ -202,9 +223,7 @@ def _full(im: Image.Image, arr: np.ndarray, src: str, dest: Path, resample: int)
     """The full-size view of a mask or map: the file itself when a browser shows it as read,
     else the array as read, scaled down to fit :data:`FULL_CAP`."""
     if _plain(src, arr):
-        _folder(dest)
-        with replacing(dest) as tmp:
-            shutil.copyfile(src, tmp)
+        link_or_copy(Path(src), dest)
     else:
         _save(im.resize(_fit(im.size, FULL_CAP), resample), dest)
 
@@ -272,7 +291,7 @@ def _run_chunk(jobs: list[Job], out: Path) -> list[tuple[str, list[str]]]:
 def make_pictures(out: Path, jobs: list[Job], workers: int = 1) -> tuple[int, list[str]]:
     """Make the pictures of ``jobs`` that are not up to date (``report_files/index.json``),
     in ``workers`` forked processes; return (how many images were made, the problems)."""
-    _MADE.clear()  # the folders may have gone since an earlier call
+    forget_folders()
     index_path = out / FILES / "index.json"
     try:
         index = json.loads(index_path.read_text())
