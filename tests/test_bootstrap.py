@@ -57,7 +57,7 @@ def test_resample_indices_are_default_rng_integers() -> None:
 @pytest.mark.parametrize("convention", ["pysodmetrics", "f3net"])
 def test_matches_plain_numpy_bootstrap(convention: str) -> None:
     stats = _stats(convention)
-    n, reps, seed = len(stats["mae"]), 500, 7
+    n, reps, seed = len(stats["mae"]), 1200, 7  # 1200: three chunks of replicates
     idx = np.random.default_rng(seed).integers(0, n, size=(reps, n))
     got = metric_intervals(stats, convention, 0.9, reps, seed)
     plain = {  # each replicate's metric from the drawn rows, as one would write it by hand

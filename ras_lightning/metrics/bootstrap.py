@@ -23,6 +23,9 @@ import numpy as np
 
 from ras_lightning.metrics.registry import CONVENTIONS
 
+#: replicates whose sums are held at once (every statistic of ``metrics=all``: ~27 MB)
+CHUNK = 500
+
 __all__ = [
     "metric_intervals",
     "percentile_interval",
@@ -82,15 +85,16 @@ def replicate_values(
 
     ``stats``: one dataset and method's per-image statistics (the statistic arrays of
     ``per_image_curves.npz``, without its ``dataset``/``method``/``image``/``convention``)."""
-    sums, n = resampled_sums(stats, indices)
     summarise = CONVENTIONS[convention].summarise
     reps = indices.shape[0]
     out: dict[str, np.ndarray] = {}
-    for r in range(reps):
-        for name, value in summarise({k: v[r] for k, v in sums.items()}, n).items():
-            if name not in out:
-                out[name] = np.full(reps, np.nan)
-            out[name][r] = value
+    for first in range(0, reps, CHUNK):  # the sums of CHUNK replicates at a time: bounded memory
+        sums, n = resampled_sums(stats, indices[first : first + CHUNK])
+        for r in range(len(indices[first : first + CHUNK])):
+            for name, value in summarise({k: v[r] for k, v in sums.items()}, n).items():
+                if name not in out:
+                    out[name] = np.full(reps, np.nan)
+                out[name][first + r] = value
     return out
 
 
