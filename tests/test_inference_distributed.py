@@ -229,6 +229,18 @@ def test_checked_fast_keeps_the_fast_path_only_within_two_levels(
     assert (checked.drift <= fast_mod.MAX_DRIFT) == (state == "fast")
 
 
+def test_checked_fast_falls_back_when_the_fast_path_fails() -> None:
+    from ras_lightning.inference import fast as fast_mod
+
+    def broken(t: np.ndarray) -> np.ndarray:
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    x = _logits(3)
+    checked = fast_mod.CheckedFast(lambda t: t, broken)
+    assert np.array_equal(checked.run(x), x) and checked.state == "plain"
+    assert np.array_equal(checked.run(x), x)
+
+
 def test_fast_mode_is_off_on_a_cpu_and_checked(tiny_ckpt: Path) -> None:
     from ras_lightning.inference.backends import make_predictor
 

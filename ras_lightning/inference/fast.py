@@ -105,19 +105,30 @@ class CheckedFast:
         if self.state == "plain":
             return self.to_numpy(self.plain(x))
         if self.state != "unchecked":
-            return self.to_numpy(self.fast(x))
+            try:
+                return self.to_numpy(self.fast(x))
+            except RuntimeError as err:  # a new batch shape whose graph cannot be recorded
+                log.warning("fast mode off from here: %s", str(err).splitlines()[0])
+                set_tf32(False)
+                self.state = "plain"
+                return self.to_numpy(self.plain(x))
         set_tf32(False)
         ref = self.to_numpy(self.plain(x))
         for tf32 in (True, False) if self.tf32 else (False,):
             set_tf32(tf32)
             getattr(self.fast, "reset", lambda: None)()  # recorded anew under this setting
-            got = self.to_numpy(self.fast(x))
+            try:
+                got = self.to_numpy(self.fast(x))
+            except RuntimeError as err:  # a graph that cannot be recorded here: plain
+                log.warning("fast mode off for this run: %s", str(err).splitlines()[0])
+                break
             self.drift = map_drift(ref, got, self.minmax)
             if self.drift <= MAX_DRIFT:
                 self.state = "fast" if tf32 else "fast (no TF32)"
                 return got
             log.warning("fast mode%s: maps %d gray levels from fp32", " TF32" * tf32, self.drift)
+        else:
+            log.warning("fast mode off for this run: maps drift over %d gray levels", MAX_DRIFT)
         set_tf32(False)
         self.state = "plain"
-        log.warning("fast mode off for this run: its maps drift over %d gray levels", MAX_DRIFT)
         return ref
