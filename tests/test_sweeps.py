@@ -16,6 +16,8 @@ import pytest
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch import Trainer
+from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
 
 from ras_lightning.training.sweeps import ensure_study, sqlite_file, storage_url
@@ -59,6 +61,8 @@ def test_slurm_launcher_has_the_documented_keys_and_the_trainer_follows_its_gpus
     trainer, _ = _trainer_under("hydra/launcher=slurm", "hydra.launcher.gpus_per_node=2")
     assert (trainer["devices"], trainer["num_nodes"]) == (2, 1)
     assert trainer.get("strategy", "auto") == "auto"
+    built = Trainer(accelerator="cpu", devices=trainer["devices"], logger=False)
+    assert isinstance(built.strategy, DDPStrategy)  # (CPU processes here; GPUs on SLURM)
     # the plugin's own option stays reachable, with its own defaults
     _, plain = _trainer_under("hydra/launcher=submitit_slurm")
     assert plain["array_parallelism"] == 256 and plain["gpus_per_node"] is None
