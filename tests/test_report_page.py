@@ -162,7 +162,8 @@ def test_eval_report(tiny_ckpt: Path, tmp_path: Path) -> None:
         "fps=false",
         "progress=false",
         "workers=1",
-        "bootstrap=50",
+        "ci=null",
+        "plots=false",
         "device=cpu",
     )
     data = read_data(out)
