@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -280,6 +282,7 @@ def _optuna_sweep(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: a test can kill the whole sweep
     )
 
 
@@ -328,3 +331,32 @@ def test_two_sweep_processes_share_one_study_and_a_third_continues_it(
     assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
     report = yaml.safe_load((sweeps[2] / "study.yaml").read_text())
     assert report["trials"] == 5 and report["states"] == {"COMPLETE": 5}
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_is_resumed_from_its_study(demo_root: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/study.db"
+    proc = _optuna_sweep(demo_root, tmp_path / "first", url, seed=0, trials=3)
+    try:  # killed (as a node going down) once its first trial is done and its second begun
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            names = [s.study_name for s in optuna.study.get_all_study_summaries(url)]
+            trials = optuna.load_study(study_name="shared", storage=url).trials if names else []
+            if len(trials) >= 2:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    stopped = optuna.load_study(study_name="shared", storage=url).trials
+    assert [t.state.name for t in stopped] == ["COMPLETE", "RUNNING"]
+    # the same command again: the study goes on from the trials it holds
+    _finish(_optuna_sweep(demo_root, tmp_path / "again", url, seed=1, trials=1))
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING", "COMPLETE"]
+    assert study.trials[0].value == stopped[0].value
+    report = yaml.safe_load((tmp_path / "again" / "study.yaml").read_text())
+    assert report["states"] == {"COMPLETE": 2, "RUNNING": 1}
+    best = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
+    assert report["best_trial"]["number"] == best.number
