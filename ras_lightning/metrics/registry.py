@@ -10,6 +10,12 @@ Everything that names a metric reads it here: the torchmetrics classes (and so t
   every registered family; ``f3net`` is the port of F3Net's MATLAB evaluation
   (:mod:`ras_lightning.metrics.f3net`), which produces the published-table metrics only.
 
+The contract's ten metrics (and a plug-in's) are the *default* set; the rest of PySODMetrics
+1.6 (``FmeasureV2`` handlers, size-invariant, MSIoU, HCE, context measure: ``default=False``)
+is computed only when selected: :func:`select` turns ``metrics=`` (None, ``"all"`` or names)
+into the families to compute and the names to report, and :func:`summarise` computes every
+family whose statistics it is given.
+
 Adding a metric is one kernel and one :func:`register` call (see the README, "Adding a
 metric"); :func:`unregister` removes it again. Registration is per process: ``score``'s workers
 are forked from the process that registered (Linux).
