@@ -179,7 +179,6 @@ def write_compare_report(
                 "name": p.dataset,
                 "methods": labels,
                 "table": table,
-                "plots": [],
                 "images": images,
                 "values": values,
                 "extra": {DIFF: diff},

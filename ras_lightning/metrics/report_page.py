@@ -218,11 +218,6 @@ def run_summary(weights: str | os.PathLike | None, info: dict | None) -> list[li
     return lines
 
 
-def _plots(out: Path, dataset: str) -> list[str]:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset)
-    return [p for p in (f"pr_curve_{safe}.png", f"f_curve_{safe}.png") if (out / p).is_file()]
-
-
 def _files(folder: Path | None) -> dict[str, str]:
     if folder is None or not Path(folder).is_dir():
         return {}
@@ -236,14 +231,10 @@ def write_report(
     title: str | None = None,
     weights: str | os.PathLike | None = None,
     workers: int | None = None,
-    sort: str | None = None,
-    extra: Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]] | None = None,
 ) -> Path:
     """Write ``out/report.html`` (and ``out/report_files/``) for the per-image values already
     in ``out``; ``sets``: each dataset's folders. ``weights``: ``eval``'s, for the run summary
-    on top. ``sort``: the default sort column (``method:metric`` or ``extra:name``); ``extra``:
-    more per-image columns, ``{dataset: {name: {metric: values in image order}}}`` (compare's
-    differences). Returns the page's path."""
+    on top; ``workers``: processes making the pictures. Returns the page's path."""
     start = time.perf_counter()
     out = Path(out)
     names, rows = read_rows(out)
@@ -283,10 +274,9 @@ def write_report(
                 "name": dataset,
                 "methods": methods,
                 "table": table,
-                "plots": _plots(out, dataset),
                 "images": images,
                 "values": values,
-                "extra": {k: dict(v) for k, v in (extra or {}).get(dataset, {}).items()},
+                "extra": {},
                 "jobs": jobs,
             }
         )
@@ -294,12 +284,14 @@ def write_report(
     made, problems = pics.make_pictures(out, jobs_all, workers)
     for p in problems[:10]:
         log.warning("report: left out a picture: %s", p)
+    if len(problems) > 10:
+        log.warning("report: left out %d more pictures", len(problems) - 10)
     for d in datasets:
         jobs = d.pop("jobs")
         d["thumbs"], d["full"] = _hrefs(out, jobs, len(d["methods"]))
     conv = metrics_json.get("convention") or str(read_curves(out / CURVES_FILE)["convention"])
     info = run_summary(weights, metrics_json if "sets" in metrics_json else None)
-    page = _write_page(out, datasets, names, title, conv, info, bool(ci), sort)
+    page = _write_page(out, datasets, names, title, conv, info, bool(ci), None)
     log.info(
         "wrote %s (%d images, pictures made for %d, %.1f s)",
         page,
