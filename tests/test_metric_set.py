@@ -298,6 +298,8 @@ def test_score_with_a_selection_and_all(tiny_folder: tuple[Path, Path], tmp_path
     assert set(everything) - {"convention"} == set(registry.METRICS)
     assert all(everything[k] == v for k, v in default.items())
     assert len(_csv_header(tmp_path / "all")) == 3 + len(registry.METRICS)
+    f3net = _score(tiny_folder, tmp_path / "f3net", "convention=f3net", "metrics=[max_f,mae]")
+    assert list(f3net) == ["mae", "max_f", "convention"]
 
 
 def test_score_refuses_an_unknown_metric_before_reading(
