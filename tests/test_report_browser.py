@@ -115,3 +115,37 @@ def test_report_in_chromium(tmp_path: Path) -> None:
         assert not errors, errors
     finally:
         browser.quit()
+
+
+def test_compare_report_in_chromium(tmp_path: Path) -> None:
+    """compare's page: sorted by the per-image b - a of MAE (largest first) on opening."""
+    gt, methods = maps_of(tmp_path)
+    for side, maps in (("a", methods["good"]), ("b", methods["bad"])):
+        run_command(
+            "score", f"gt_dir={gt}", f"pred_dir={maps}", f"output_dir={tmp_path / side}",
+            "progress=false", "ci=null", "plots=false",
+        )  # fmt: skip
+    out = tmp_path / "cmp"
+    run_command(
+        "compare", f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", f"output_dir={out}",
+        "bootstrap=50", "permutations=200",
+    )  # fmt: skip
+    mae = {
+        side: {
+            r["image"]: float(r["mae"])
+            for r in csv.DictReader(open(tmp_path / side / "per_image.csv"))
+        }
+        for side in ("a", "b")
+    }
+    largest = max(mae["a"], key=lambda im: mae["b"][im] - mae["a"][im])
+    browser = chromium()
+    try:
+        browser.get((out / "report.html").as_uri())
+        first = browser.find_element(By.CSS_SELECTOR, "#images td.name").text
+        assert first == largest
+        browser.find_element(By.CSS_SELECTOR, "#images tr.row").click()
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#viewer img.full")) == 5
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        browser.quit()
