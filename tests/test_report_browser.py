@@ -1,7 +1,8 @@
 """report.html in a real browser (slow): Debian's headless chromium driven by selenium through
 chromium-driver (no browser download; skipped where either is missing, .ci/run installs
 them). The page opens from file:// with no console error, lists one row per image across its
-pages, sorting by MAE puts the worst image first, and a click shows the full-size images."""
+pages, sorting by MAE puts the worst image first, and a click shows the full-size images;
+compare's page opens sorted by the per-image difference b - a."""
 
 from __future__ import annotations
 
