@@ -112,6 +112,12 @@ def test_score_report(tmp_path: Path) -> None:
     score(gt, {"noisy": pred, "inverted": worse}, out)
     changed = {k for k, v in pictures(out).items() if before[k] != v}
     assert changed and all(Path(k).stem == "img2" for k in changed), changed
+    # an image no longer scored: its pictures go
+    (gt / "img5.png").rename(tmp_path / "img5.png")
+    score(gt, {"noisy": pred, "inverted": worse}, out, "missing=skip")
+    assert {k for k in before if Path(k).stem == "img5"} and not {
+        k for k in pictures(out) if Path(k).stem == "img5"
+    }
 
 
 def test_report_false(tmp_path: Path) -> None:

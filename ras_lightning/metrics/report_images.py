@@ -322,4 +322,17 @@ def make_pictures(out: Path, jobs: list[Job], workers: int = 1) -> tuple[int, li
             if bad:  # not recorded: tried again next time
                 fresh.pop(key, None)
     write_atomic(index_path, json.dumps(fresh, separators=(",", ":")))
+    _prune(out, {p for job in jobs for p in job.outputs()})
     return len(todo), problems
+
+
+def _prune(out: Path, keep: set[str]) -> None:
+    """Remove the pictures of an earlier report that this one does not show (images no longer
+    scored, a method dropped), so the folder holds what the page shows."""
+    for top in ("thumbs", "full"):
+        root = out / FILES / top
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            if path.is_file() and path.relative_to(out).as_posix() not in keep:
+                path.unlink(missing_ok=True)
