@@ -281,3 +281,12 @@ def test_an_error_in_the_processes_is_one_line_and_stops_them(tmp_path: Path) ->
     assert len(errors) == 1 and "bad.ckpt" in errors[0], res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_spawned_processes_get_the_config_resolved_where_it_resolves() -> None:
+    from ras_lightning.inference.distributed import _plain
+
+    cfg = compose_config("weights=w.pth", "output_dir=o", "data.root=/data", config="eval")
+    plain = _plain(cfg)  # composed without Hydra's run settings: ${hydra:...} is left as is
+    assert plain["data"]["root"] == "/data" and plain["devices"] == 1
+    assert "${hydra:" in plain["paths"]["root_dir"]

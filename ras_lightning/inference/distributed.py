@@ -264,6 +264,30 @@ def _console_logging() -> tuple[int, str]:
     return root.level or logging.WARNING, fmt
 
 
+def _plain(cfg: Any) -> dict:
+    """``cfg`` as plain data for the new processes, its interpolations resolved here (where
+    Hydra's ``${hydra:...}`` values are known); a key that does not resolve (a config composed
+    without Hydra's run settings) is passed on as written."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException:
+        out = {}
+        for key in cfg:
+            try:
+                node = cfg[key]
+                out[key] = (
+                    OmegaConf.to_container(node, resolve=True)
+                    if isinstance(node, DictConfig)
+                    else node
+                )
+            except OmegaConfBaseException:
+                out[key] = OmegaConf.to_container(cfg, resolve=False)[key]
+        return out
+
+
 def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
     """With ``cfg.devices`` > 1 in a process no launcher started: ``run(cfg)`` in that many
     new processes (a group on this machine); rank 0's value, or the first error to arrive
@@ -271,7 +295,6 @@ def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
     (alone, or a member of a launched or spawned group)."""
     import multiprocessing as mp
 
-    from omegaconf import OmegaConf
 
     n = check_devices(cfg.get("devices", 1), str(cfg.get("device", "auto")))
     if n == 1 or os.environ.get(_SPAWNED) or launched_group() is not None:
@@ -279,7 +302,7 @@ def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port, logs = _free_port(), _console_logging()
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain = _plain(cfg)
     procs = [
         ctx.Process(target=_child, args=(r, n, port, run, plain, logs, q), daemon=False)
         for r in range(n)
