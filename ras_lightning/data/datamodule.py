@@ -150,12 +150,20 @@ class SODDataModule(L.LightningDataModule):
         """set -> leaked photos' file names from the audit of the training folder (looked up
         once, its line logged); ``exclude_leaks`` without an audit is a :class:`DataError`."""
         if self._leaks is None:
-            dirs = {
-                n: str(find_set_dirs(self.root, n, *self._layout(n))[0])
-                for n in dict.fromkeys([self.train_set, *self.test_sets])
-            }
-            train = dirs.pop(self.train_set)
-            line, self._leaks, found = audit_leaks(train, dirs, self.train_set, self.audit_dir)
+            try:
+                train = find_set_dirs(self.root, self.train_set, *self._layout(self.train_set))[0]
+            except DataError:
+                if self.exclude_leaks:
+                    raise
+                self._leaks = {}  # no training set here (a test-only use): nothing to look up
+                return self._leaks
+            dirs = {}
+            for name in self.test_sets:
+                try:  # a missing test set is reported when (and only if) the run tests
+                    dirs[name] = str(find_set_dirs(self.root, name, *self._layout(name))[0])
+                except DataError:
+                    continue
+            line, self._leaks, found = audit_leaks(str(train), dirs, self.train_set, self.audit_dir)
             if not found and self.exclude_leaks:
                 raise DataError(
                     f"data.exclude_leaks=true: no audit of the training photos in {train}; "
