@@ -295,7 +295,6 @@ def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
     (alone, or a member of a launched or spawned group)."""
     import multiprocessing as mp
 
-
     n = check_devices(cfg.get("devices", 1), str(cfg.get("device", "auto")))
     if n == 1 or os.environ.get(_SPAWNED) or launched_group() is not None:
         return None
@@ -323,7 +322,10 @@ def spawn(cfg: Any, run: Callable[[Any], T]) -> T | None:
                     time.sleep(1)  # its error may still be on its way
                     if q.empty():
                         err = RuntimeError(
-                            f"inference rank {dead[0]} exited {procs[dead[0]].exitcode}"
+                            f"inference process {dead[0]} of {n} exited "
+                            f"{procs[dead[0]].exitcode} before it could report (its output "
+                            "is above; a script that calls predict/eval with devices>1 "
+                            "needs `if __name__ == '__main__':`)"
                         )
                         results[dead[0]] = (False, err)
                         break
