@@ -163,7 +163,9 @@ def test_exclude_leaks_drops_the_audited_copies(
 
 
 @pytest.mark.slow
-def test_training_records_the_excluded_leaks(leaky_root: Path, tmp_path: Path) -> None:
+def test_training_records_the_excluded_leaks(
+    leaky_root: Path, tmp_path: Path, command_output
+) -> None:
     run_command(
         "audit",
         f"data.root={leaky_root}",
@@ -182,6 +184,9 @@ def test_training_records_the_excluded_leaks(leaky_root: Path, tmp_path: Path) -
         "+trainer.limit_train_batches=1",
         "+trainer.limit_val_batches=1",
     )
+    text = command_output()
+    assert "5 test photos also in DEMO-TR (DEMO-TE 5); left out of the test" in text
+    assert "dataset 'DEMO-TE': left out 5 photos found in DEMO-TR by the audit" in text
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data/excluded_leaks"] == 5.0
     assert metrics["data/DEMO-TE/excluded_leaks"] == 5.0
