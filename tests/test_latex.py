@@ -1,6 +1,7 @@
 """``metrics.tex`` (:mod:`ras_lightning.metrics.latex`): booktabs, arrows, best/second marks
 per dataset, escaping; ``score`` writes it; ``tex_ci=true`` is refused without intervals
-(``ci=null``; with them: tests/test_bootstrap.py); eval's paper table keeps the published figure's column order."""
+(``ci=null``; with them: tests/test_bootstrap.py); eval's paper table keeps the published
+figure's column order."""
 
 from __future__ import annotations
 

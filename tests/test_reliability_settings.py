@@ -194,7 +194,11 @@ def test_export_check_sizes_and_tolerance_are_checked() -> None:
 
 CHOICES = [
     ("score", "missing=skp", r"^missing='skp': must be one of error, skip$"),
-    ("score", "convention=matlab", r"^convention='matlab': must be one of pysodmetrics, f3net$"),
+    (
+        "score",
+        "convention=matlab",
+        r"^convention='matlab': must be one of pysodmetrics, f3net, both$",
+    ),
     ("eval", "data.on_unpaired=skp", r"^data\.on_unpaired='skp': must be one of error, skip$"),
     ("eval", "backend=onnx", r"^backend='onnx': must be one of auto, torch, onnxruntime$"),
     ("predict", "backend=onnx", r"^backend='onnx': must be one of auto, torch, onnxruntime$"),

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -200,7 +201,9 @@ def run_summary(weights: str | os.PathLike | None, info: dict | None) -> list[li
             "seed": OmegaConf.select(cfg, "seed"),
         }
         return lines + [[k, str(v)] for k, v in pick.items() if v is not None]
-    if path.suffix == ".ckpt" and path.is_file():
+    # only where torch is loaded already: an eval served from the ONNX cache imports no torch
+    # (its ~2 s start-up), and the page then does without the checkpoint's settings
+    if path.suffix == ".ckpt" and path.is_file() and "torch" in sys.modules:
         try:  # the tensors are not read (mmap); only the small pickled header
             import torch
 
