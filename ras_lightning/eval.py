@@ -18,16 +18,19 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ras_lightning.inference import distributed
-from ras_lightning.inference.backends import BACKENDS, make_predictor
-from ras_lightning.inference.evaluation import evaluate_set, find_test_sets, model_info
-from ras_lightning.metrics.intervals import check_ci, write_intervals
-from ras_lightning.metrics.per_image import write_per_image
-from ras_lightning.metrics.published import PAPER_COLUMNS
-from ras_lightning.metrics.registry import CONVENTIONS, select, widen
+from ras_lightning.inference.backends import make_predictor
+from ras_lightning.inference.evaluation import (
+    check_settings,
+    drop_leaks,
+    evaluate_set,
+    find_configured_sets,
+    model_info,
+)
+from ras_lightning.metrics.outputs import write_scores
 from ras_lightning.metrics.report_page import eval_sets, write_report
-from ras_lightning.metrics.reports import eval_report, plot_curves, write_json, write_tables
+from ras_lightning.metrics.reports import eval_report, plot_curves
 from ras_lightning.utils.entry import hydra_command
-from ras_lightning.utils.errors import UserError, require, require_choices, require_counts
+from ras_lightning.utils.errors import require
 from ras_lightning.utils.files import probe_writable, write_atomic
 
 log = logging.getLogger("ras_lightning.eval")
@@ -45,36 +48,21 @@ def run(cfg: DictConfig) -> dict:
         {"weights": "a checkpoint or RAS.v1.pth/RAS.v2.pth", "output_dir": "where to write"},
         EXAMPLE,
     )
-    counts = {"batch_size": 1, "threads": 1, "workers": 1, "fps_runs": 1}
-    require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
-    choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
-    require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
-    boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
-    metrics = widen(cfg.get("metrics"), (*PAPER_COLUMNS, "max_f"))  # the paper table's stay
-    selected = select(metrics, str(cfg.convention)).names  # an unknown name: before any work
-    compare = str(cfg.get("compare") or "none")
-    if compare not in ("none", "paper"):
-        raise UserError(f"compare must be none or paper, got {cfg.compare}")
+    settings = check_settings(cfg)
     out = Path(str(cfg.output_dir)).expanduser()
     if (spawned := distributed.spawn(cfg, run)) is not None:  # devices=N: N processes
         return spawned
     group, cfg = distributed.start(cfg)  # each process: its share of every set's photos
     data, skip = cfg.data, cfg.data.on_unpaired == "skip"
-    sets = find_test_sets(
-        data.root,
-        list(data.test_sets),
-        out,
-        data.on_unpaired,
-        data.get("layouts"),
-        data.get("max_pixels"),
-    )
+    sets = find_configured_sets(data, out)  # found, paired, every mask read
     probe_writable(out)  # a place it cannot write is one line now, not after the predictions
+    excluded = drop_leaks(sets, data, out, group.main)  # data.exclude_leaks: an audit's leaks
     predictor = make_predictor(cfg)
     method = Path(str(cfg.weights)).name
     results, rows, per_image = {}, [], []
     for name, test_set in sets.items():
         score = evaluate_set(predictor, test_set, out / name, str(cfg.convention), skip,
-                             cfg.workers, cfg.progress, group, metrics)  # fmt: skip
+                             cfg.workers, cfg.progress, group, settings.metrics)  # fmt: skip
         if score is None:  # rank > 0: its share went to rank 0, which writes the files
             continue
         if cfg.get("plots", True):
@@ -85,13 +73,13 @@ def run(cfg: DictConfig) -> dict:
     if not group.main:
         return {}
     info = model_info(predictor, str(cfg.weights), cfg.fps_runs if cfg.fps else None)
-    write_json({"sets": results, **info}, out / "metrics.json")
-    stats, where = [g[3] for g in per_image], lambda r: ("sets", r["dataset"])
-    write_intervals(boot, out, {"sets": results, **info}, rows, stats, cfg.convention, where)
-    write_tables(rows, out, "metrics_full", str(cfg.convention), cfg.get("tex_ci", False))
-    write_per_image(out, per_image, str(cfg.convention), metrics=selected)
+    info |= {"excluded_leaks": excluded} if data.get("exclude_leaks") else {}
+    where = lambda r: ("sets", r["dataset"])  # noqa: E731
+    write_scores(out, {"sets": results, **info}, rows, per_image, boot=settings.boot,
+                 convention=str(cfg.convention), where=where, metrics=settings.selected,
+                 tex_ci=cfg.get("tex_ci", False), table="metrics_full")  # fmt: skip
     backbone = getattr(predictor, "backbone", None)
-    lines = eval_report(rows, info, method, str(cfg.convention), compare == "paper", backbone)
+    lines = eval_report(rows, info, method, str(cfg.convention), settings.paper, backbone)
     write_atomic(out / "metrics.md", "\n".join(lines) + "\n")
     if cfg.get("report", True):  # report.html: run, tables, curves, a browser of the images
         write_report(out, eval_sets(sets, out, method), weights=cfg.weights, workers=cfg.workers)

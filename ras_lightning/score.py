@@ -16,12 +16,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ras_lightning.metrics.convention_diff import score_both
-from ras_lightning.metrics.intervals import check_ci, write_intervals
-from ras_lightning.metrics.per_image import write_per_image
+from ras_lightning.metrics.intervals import check_ci
+from ras_lightning.metrics.outputs import score_folders, write_scores
 from ras_lightning.metrics.registry import CONVENTIONS, metric_names, select
 from ras_lightning.metrics.report_page import score_sets, write_report
-from ras_lightning.metrics.reports import describe_score, plot_curves, write_json, write_tables
-from ras_lightning.metrics.scoring import plan_folders, score_folder
+from ras_lightning.metrics.scoring import plan_folders
 from ras_lightning.utils.entry import hydra_command
 from ras_lightning.utils.errors import (
     UserError,
@@ -64,32 +63,18 @@ def run(cfg: DictConfig) -> dict:
     pred_dirs, folders = plan_folders(datasets, methods, cfg.pred_dir if single else None)
     check_outside(out, folders)
     probe_writable(out)  # a place it cannot write is one line now, not after the scoring
-    rows, results, per_image = [], {}, []
     how = {"workers": cfg.workers, "progress": cfg.progress, "convention": cfg.convention}
     how |= {"max_pixels": cfg.get("max_pixels"), "metrics": cfg.get("metrics")}
-    for dataset, gt_dir in datasets.items():
-        curves = {}
-        for method in methods:
-            what = f"{method} on {dataset}"
-            score = score_folder(gt_dir, pred_dirs[dataset, method], cfg.missing, desc=what, **how)
-            log.info(describe_score(what, score))
-            results.setdefault(dataset, {})[method] = score.metrics
-            rows.append(
-                {"dataset": dataset, "method": method, "count": score.count, **score.metrics}
-            )
-            curves[method] = score.curves
-            per_image.append((dataset, method, score.images, score.stats))
-        if cfg.plots:
-            plot_curves(curves, out, dataset)
+    rows, results, per_image = score_folders(
+        datasets, list(methods), pred_dirs, cfg.missing, how, out, cfg.plots
+    )
     # one folder: the metric keys (the registry's) at the top level; several:
     # {dataset: {method: {...}}}; both with "convention" last (the two give different numbers)
     summary = {k: rows[0][k] for k in metric_names() if k in rows[0]} if single else results
     summary = {**summary, "convention": str(cfg.convention)}
-    write_json(summary, out / "metrics.json")
     where = (lambda r: ()) if single else (lambda r: (r["dataset"], r["method"]))
-    write_intervals(boot, out, summary, rows, [g[3] for g in per_image], cfg.convention, where)
-    write_tables(rows, out, convention=str(cfg.convention), tex_ci=cfg.get("tex_ci", False))
-    write_per_image(out, per_image, str(cfg.convention), metrics=selected)
+    write_scores(out, summary, rows, per_image, boot=boot, convention=str(cfg.convention),
+                 where=where, metrics=selected, tex_ci=cfg.get("tex_ci", False))  # fmt: skip
     if cfg.get("report", True):  # report.html: tables, curves, a browser of the images
         write_report(out, score_sets(datasets, pred_dirs), workers=cfg.workers)
     print((out / "metrics.md").read_text(), end="")

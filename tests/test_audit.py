@@ -261,3 +261,33 @@ def test_audit_of_photo_folders_names_an_unreadable_photo(demo_root: Path, tmp_p
         ("MINE", "broken.jpg", "unreadable photo")
     ]
     assert "MINE: 1 of 2 photos (50.0%) also in train" in (out / "summary.txt").read_text()
+
+
+def test_eval_excludes_the_audited_leaks(
+    leaky_root: Path, tmp_path: Path, tiny_ckpt: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    audit = tmp_path / "audit"
+    data = [f"data.root={leaky_root}", "data.test_sets=[DEMO-TE]", "data.train_set=DEMO-TR"]
+    run_command("audit", *data[:1], "data=demo", "data.demo=false", "progress=false",
+                f"output_dir={audit}")  # fmt: skip
+    caplog.set_level(logging.INFO)
+    quick = [f"weights={tiny_ckpt}", "fps=false", "plots=false", "report=false", "ci=null"]
+    kept = run_command("eval", *quick, *data, f"output_dir={tmp_path / 'kept'}")
+    assert "5 test photos also in DEMO-TR (DEMO-TE 5); kept" in caplog.text
+    assert "excluded_leaks" not in kept
+    out = tmp_path / "clean"
+    record = run_command("eval", *quick, *data, "data.exclude_leaks=true",
+                         f"data.audit_dir={audit}", f"output_dir={out}")  # fmt: skip
+    assert record["excluded_leaks"] == {"DEMO-TE": 5}
+    assert json.loads((out / "metrics.json").read_text())["excluded_leaks"] == {"DEMO-TE": 5}
+    rows = _csv(out / "excluded_leaks.csv")
+    tests = sorted(p.name for p in (leaky_root / "DEMO-TE" / "images").iterdir())
+    assert [r["image"] for r in rows] == tests[:5]
+    assert sorted(p.stem for p in (out / "DEMO-TE").glob("*.png")) == [
+        Path(t).stem for t in tests[5:]
+    ]
+    # no audit of that training set: refused before any prediction
+    with pytest.raises(DataError) as err:
+        run_command("eval", *quick, *data, "data.exclude_leaks=true", "data.train_set=DEMO-VAL",
+                    f"output_dir={tmp_path / 'none'}")  # fmt: skip
+    assert "data.exclude_leaks=true: no audit of the training photos" in one_line(err)

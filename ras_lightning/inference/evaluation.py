@@ -19,14 +19,24 @@ import numpy as np
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import discover_set, find_set_dirs
+from ras_lightning.data.leaks import audit_leaks, write_excluded
 from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
+from ras_lightning.inference.backends import BACKENDS
 from ras_lightning.inference.distributed import Group, gather, shard
 from ras_lightning.inference.predictor import BatchedPredictor
+from ras_lightning.metrics.intervals import Bootstrap, check_ci
 from ras_lightning.metrics.per_image import add_up
-from ras_lightning.metrics.registry import select
+from ras_lightning.metrics.published import PAPER_COLUMNS
+from ras_lightning.metrics.registry import CONVENTIONS, select, widen
 from ras_lightning.metrics.scoring import FolderScore, check_convention, score_folder
-from ras_lightning.utils.errors import DataError, UserError, check_outside
+from ras_lightning.utils.errors import (
+    DataError,
+    UserError,
+    check_outside,
+    require_choices,
+    require_counts,
+)
 from ras_lightning.utils.files import make_folder, write_atomic
 from ras_lightning.utils.text import plural
 
@@ -95,6 +105,90 @@ def find_test_sets(
             raise DataError(f"dataset '{name}': no mask could be read")
         sets[name] = EvalSet(name, kept, Path(dirs[name][0]), Path(dirs[name][1]))
     return sets
+
+
+def drop_leaks(sets: dict[str, EvalSet], data: Any, out: Path, main: bool = True) -> dict[str, int]:
+    """The test photos that an audit (``ras-audit``) of the training set ``data.train_set``
+    under ``data.root`` found in ``sets``: one log line with their count whenever such an audit
+    exists; with ``data.exclude_leaks`` they leave ``sets`` (each named) and are listed in
+    ``out/excluded_leaks.csv`` (written by the ``main`` process). Returns set -> photos left
+    out (empty without ``exclude_leaks``); ``exclude_leaks`` with no audit is a ``DataError``."""
+    exclude = bool(data.get("exclude_leaks", False))
+    train_set, root = data.get("train_set"), data.root
+    try:
+        train = find_set_dirs(root, train_set, *_layout(data, train_set))[0] if train_set else None
+    except DataError:
+        train = None
+    if train is None:
+        if exclude:
+            raise DataError(f"data.exclude_leaks=true: no training set {train_set!r} in {root}")
+        return {}
+    folders = {name: str(s.image_dir) for name, s in sets.items()}
+    line, leaks, found = audit_leaks(str(train), folders, str(train_set), data.get("audit_dir"))
+    if not found:
+        if exclude:
+            raise DataError(
+                f"data.exclude_leaks=true: no audit of the training photos in {train}; run "
+                f"`ras-audit data.root={root} output_dir=DIR` first (or set data.audit_dir=DIR)"
+            )
+        return {}
+    if main and line:
+        log.info("%s; %s", line, "left out" if exclude else "kept (data.exclude_leaks=true: out)")
+    if not exclude:
+        return {}
+    excluded: dict[str, list[str]] = {}
+    for name, test_set in sets.items():
+        leaked = set(leaks.get(name, []))
+        kept = [x for x in test_set.samples if Path(x.image).name not in leaked]
+        excluded[name] = sorted(Path(x.image).name for x in test_set.samples if x not in kept)
+        if not kept:
+            raise DataError(f"dataset '{name}': every photo is a leak of {train_set}")
+        test_set.samples = kept
+        if excluded[name] and main:
+            log.warning("dataset '%s': left out %s found in %s: %s", name,
+                        plural(len(excluded[name]), "leaked photo"), train_set,
+                        ", ".join(excluded[name][:10]))  # fmt: skip
+    if main:
+        write_excluded(out, excluded)
+    return {name: len(names) for name, names in excluded.items()}
+
+
+def _layout(data: Any, name: str) -> tuple[str | None, str | None]:
+    layout = dict((data.get("layouts") or {}).get(name) or {})
+    return layout.get("image_dir"), layout.get("mask_dir")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """``eval``'s checked settings: the bootstrap (``ci``; None: no intervals), the metrics
+    scored (the selection widened by the paper table's), the names written, ``compare=paper``."""
+
+    boot: Bootstrap | None
+    metrics: Any
+    selected: list[str] | None
+    paper: bool
+
+
+def check_settings(cfg: Any) -> EvalSettings:
+    """Every setting of ``eval`` that is not a path, checked before any work (one line each)."""
+    counts = {"batch_size": 1, "threads": 1, "workers": 1, "fps_runs": 1}
+    require_counts(cfg, counts, nullable=("batch_size", "threads", "workers"))
+    choices = {"data.on_unpaired": ("error", "skip"), "backend": BACKENDS}
+    require_choices(cfg, {**choices, "convention": tuple(CONVENTIONS)})
+    boot = check_ci(cfg)  # ci, bootstrap, seed (and tex_ci)
+    metrics = widen(cfg.get("metrics"), (*PAPER_COLUMNS, "max_f"))  # the paper table's stay
+    selected = select(metrics, str(cfg.convention)).names  # an unknown name: before any work
+    compare = str(cfg.get("compare") or "none")
+    if compare not in ("none", "paper"):
+        raise UserError(f"compare must be none or paper, got {cfg.compare}")
+    return EvalSettings(boot, metrics, selected, compare == "paper")
+
+
+def find_configured_sets(data: Any, out: Path) -> dict[str, EvalSet]:
+    """:func:`find_test_sets` for ``eval``'s ``data`` settings."""
+    names = list(data.test_sets)
+    layouts, limit = data.get("layouts"), data.get("max_pixels")
+    return find_test_sets(data.root, names, out, data.on_unpaired, layouts, limit)
 
 
 def predict_maps(
