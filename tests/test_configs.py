@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from ras_lightning import CONFIG_DIR
 from tests.conftest import compose_config
 
-ENTRY_CONFIGS = ("train", "eval", "predict", "score", "export", "benchmark", "compare")
+ENTRY_CONFIGS = ("train", "eval", "predict", "score", "export", "benchmark", "compare", "audit")
 # ``@package _global_`` groups whose files define keys that the entry configs share
 # (eval and predict take weights=, device= ... from inference/default.yaml): not presets
 SHARED_DEFINITIONS = ("inference",)

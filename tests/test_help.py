@@ -27,6 +27,7 @@ OWN_KEYS = {
     "export": ["weights=", "output=", "format=", "fold_bn=", "check_sizes="],
     "benchmark": ["weights=", "size=", "device=", "runs=", "warmup="],
     "compare": ["a=", "b=", "output_dir=", "runs=", "ci=", "bootstrap=", "permutations="],
+    "audit": ["output_dir=", "data.root=", "train_dir=", "+test_dirs=", "max_distance="],
 }
 
 #: (command, arguments, the missing key it must name)
@@ -40,6 +41,7 @@ MISSING = [
     ("benchmark", [], "weights"),
     ("compare", [], "a"),
     ("compare", ["a=x", "b=y"], "output_dir"),
+    ("audit", [], "output_dir"),
 ]
 
 

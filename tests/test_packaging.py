@@ -24,7 +24,7 @@ from tests.conftest import REPO, tiny_train_args, toy_maps, write_image
 # a wheel build and fresh virtual environments: the slow set (.ci/run, make test-all)
 pytestmark = pytest.mark.slow
 
-SCRIPTS = ("train", "eval", "predict", "score", "export", "benchmark", "compare")
+SCRIPTS = ("train", "eval", "predict", "score", "export", "benchmark", "compare", "audit")
 
 
 def _run(cmd: list[str | Path], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:

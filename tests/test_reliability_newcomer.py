@@ -76,6 +76,7 @@ REQUIRED = {
     "export": ["weights=w", "output=o"],
     "benchmark": ["weights=w"],
     "compare": ["output_dir=o"],
+    "audit": ["output_dir=o"],
 }
 
 
