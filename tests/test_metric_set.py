@@ -15,7 +15,6 @@ from PIL import Image
 
 from ras_lightning.metrics import registry
 from ras_lightning.metrics.functional import SODImage, hce, si_mae
-from ras_lightning.metrics.functional.hce import skeletonize
 from ras_lightning.metrics.per_image import add_up
 from ras_lightning.utils.errors import UserError
 from tests.conftest import SOD_DIR, compose_config, run_command, tiny_train, write_image
@@ -162,16 +161,6 @@ def test_every_metric_agrees_with_pysodmetrics_on_toy_maps() -> None:
     assert set(ours) == set(registry.METRICS) == set(theirs)  # every metric checked
     bad = {k: (ours[k], theirs[k]) for k in theirs if not abs(ours[k] - theirs[k]) <= 1e-6}
     assert not bad
-
-
-def test_the_skeleton_is_scikit_images() -> None:
-    skimage = pytest.importorskip("skimage.morphology")
-    rng = np.random.default_rng(5)
-    for i in range(20):
-        mask = _blobs(rng, 40, 50, 3) > 0
-        if i % 2:
-            mask |= rng.random(mask.shape) > 0.8
-        assert np.array_equal(skeletonize(mask), skimage.skeletonize(mask))
 
 
 # ------------------------------------------------------------------- PySODMetrics' NaN cases
