@@ -18,7 +18,7 @@ from ras_lightning.data.dataset import SODDataset
 from ras_lightning.data.demo import make_demo_data
 from ras_lightning.data.discovery import discover_set, find_set_dirs
 from ras_lightning.data.integrity import verify_sets
-from ras_lightning.data.leaks import audit_leaks
+from ras_lightning.data.leaks import audit_leaks, drop_leaked, no_audit
 from ras_lightning.data.sample import Sample
 from ras_lightning.data.samplers import (
     ResumableLoader,
@@ -165,11 +165,7 @@ class SODDataModule(L.LightningDataModule):
                     continue
             line, self._leaks, found = audit_leaks(str(train), dirs, self.train_set, self.audit_dir)
             if not found and self.exclude_leaks:
-                raise DataError(
-                    f"data.exclude_leaks=true: no audit of the training photos in {train}; "
-                    f"run `ras-audit data.root={self.root} output_dir=DIR` first (or set "
-                    "data.audit_dir=DIR)"
-                )
+                raise no_audit(train, self.root)
             if line:
                 action = "left out of the test" if self.exclude_leaks else "kept"
                 hint = "" if self.exclude_leaks else " (data.exclude_leaks=true leaves them out)"
@@ -186,21 +182,7 @@ class SODDataModule(L.LightningDataModule):
         if not self.exclude_leaks:
             return samples
         leaked = set(self._leak_audit().get(name, []))
-        kept = [s for s in samples if os.path.basename(s.image) not in leaked]
-        dropped = sorted(os.path.basename(s.image) for s in samples) if leaked else []
-        self.excluded_leaks[name] = [n for n in dropped if n in leaked]
-        if not kept:
-            raise DataError(f"dataset '{name}': every photo is a leak of {self.train_set}")
-        if self.excluded_leaks[name]:
-            names = self.excluded_leaks[name]
-            log.warning(
-                "dataset '%s': left out %d photos found in %s by the audit: %s%s",
-                name,
-                len(names),
-                self.train_set,
-                ", ".join(names[:10]),
-                " ..." if len(names) > 10 else "",
-            )
+        kept, self.excluded_leaks[name] = drop_leaked(samples, leaked, name, self.train_set)
         return kept
 
     def setup(self, stage: str | None = None) -> None:

@@ -217,6 +217,36 @@ def audit_leaks(
     return line, leaks, True
 
 
+def no_audit(train_images: str | os.PathLike, root: str) -> DataError:
+    """The error of ``data.exclude_leaks=true`` with no audit of ``train_images``."""
+    return DataError(
+        f"data.exclude_leaks=true: no audit of the training photos in {train_images}; "
+        f"run `ras-audit data.root={root} output_dir=DIR` first (or set data.audit_dir=DIR)"
+    )
+
+
+def drop_leaked(
+    samples: list, leaked: set[str], name: str, train_set: str, warn: bool = True
+) -> tuple[list, list]:
+    """(the ``samples`` whose photo's file name is not in ``leaked``, the sorted file names
+    left out), the left-out ones named in a warning (``warn``); none kept is a
+    :class:`DataError`."""
+    kept = [s for s in samples if os.path.basename(s.image) not in leaked]
+    dropped = sorted(os.path.basename(s.image) for s in samples if s not in kept)
+    if not kept:
+        raise DataError(f"dataset '{name}': every photo is a leak of {train_set}")
+    if dropped and warn:
+        log.warning(
+            "dataset '%s': left out %d photos found in %s by the audit: %s%s",
+            name,
+            len(dropped),
+            train_set,
+            ", ".join(dropped[:10]),
+            " ..." if len(dropped) > 10 else "",
+        )
+    return kept, dropped
+
+
 def write_excluded(out: Path, excluded: dict[str, list[str]]) -> Path:
     """``out/excluded_leaks.csv`` (set, image): the test photos a run left out as leaks."""
     rows = [f"{name},{image}" for name, images in excluded.items() for image in images]

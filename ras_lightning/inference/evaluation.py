@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ras_lightning.data.discovery import discover_set, find_set_dirs
-from ras_lightning.data.leaks import audit_leaks, write_excluded
+from ras_lightning.data.leaks import audit_leaks, drop_leaked, no_audit, write_excluded
 from ras_lightning.data.readers import read_mask, read_photo
 from ras_lightning.data.sample import Sample
 from ras_lightning.inference.backends import BACKENDS
@@ -127,10 +127,7 @@ def drop_leaks(sets: dict[str, EvalSet], data: Any, out: Path, main: bool = True
     line, leaks, found = audit_leaks(str(train), folders, str(train_set), data.get("audit_dir"))
     if not found:
         if exclude:
-            raise DataError(
-                f"data.exclude_leaks=true: no audit of the training photos in {train}; run "
-                f"`ras-audit data.root={root} output_dir=DIR` first (or set data.audit_dir=DIR)"
-            )
+            raise no_audit(train, root)
         return {}
     if main and line:
         log.info("%s; %s", line, "left out" if exclude else "kept (data.exclude_leaks=true: out)")
@@ -139,15 +136,8 @@ def drop_leaks(sets: dict[str, EvalSet], data: Any, out: Path, main: bool = True
     excluded: dict[str, list[str]] = {}
     for name, test_set in sets.items():
         leaked = set(leaks.get(name, []))
-        kept = [x for x in test_set.samples if Path(x.image).name not in leaked]
-        excluded[name] = sorted(Path(x.image).name for x in test_set.samples if x not in kept)
-        if not kept:
-            raise DataError(f"dataset '{name}': every photo is a leak of {train_set}")
+        kept, excluded[name] = drop_leaked(test_set.samples, leaked, name, train_set, main)
         test_set.samples = kept
-        if excluded[name] and main:
-            log.warning("dataset '%s': left out %s found in %s: %s", name,
-                        plural(len(excluded[name]), "leaked photo"), train_set,
-                        ", ".join(excluded[name][:10]))  # fmt: skip
     if main:
         write_excluded(out, excluded)
     return {name: len(names) for name, names in excluded.items()}
